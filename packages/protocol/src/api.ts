@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { defineMessage, defineRpc } from './catalog.js';
+import { DeviceId } from './ids.js';
+import { subjects } from './subjects.js';
+
+/*
+ * The cloud API's request and response bodies. One schema per route, used by the Nest controllers (validation and
+ * the OpenAPI document), by the NATS handlers, and by the portal. Change them here and every side follows.
+ */
+
+export const PAGE_LIMIT_DEFAULT = 50;
+export const PAGE_LIMIT_MAX = 200;
+
+/** `?limit&cursor` on every list. Query strings arrive as text, so limit is coerced. */
+export const PageQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(PAGE_LIMIT_MAX)
+    .default(PAGE_LIMIT_DEFAULT)
+    .describe(`Items per page (1-${PAGE_LIMIT_MAX})`),
+  cursor: z.string().min(1).max(512).optional().describe('Opaque cursor from the previous page’s nextCursor'),
+});
+
+/** `{ items, nextCursor }`; nextCursor is null on the last page. */
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({
+      items: z.array(item),
+      nextCursor: z.string().nullable(),
+    })
+    .meta({ id });
+}
+
+export const DeviceStatus = z.enum(['online', 'offline']).meta({ id: 'DeviceStatus' });
+export type DeviceStatus = z.infer<typeof DeviceStatus>;
+
+export const Device = z
+  .object({
+    id: DeviceId,
+    status: DeviceStatus,
+    lastSeen: z.iso.datetime().nullable().describe('Last hello or heartbeat the cloud recorded'),
+    agentVersion: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Device' });
+export type Device = z.infer<typeof Device>;
+
+export const ListDevicesQuery = PageQuery.extend({
+  status: DeviceStatus.optional().describe('Only devices with this status'),
+  idPrefix: z.string().min(1).max(128).optional().describe('Only devices whose id starts with this'),
+}).meta({ id: 'ListDevicesQuery' });
+export type ListDevicesQuery = z.infer<typeof ListDevicesQuery>;
+
+export const DevicePage = pageOf(Device, 'DevicePage');
+export type DevicePage = z.infer<typeof DevicePage>;
+
+export const GetDeviceRequest = z.object({ id: DeviceId }).meta({ id: 'GetDeviceRequest' });
+export type GetDeviceRequest = z.infer<typeof GetDeviceRequest>;
+
+/** NATS request/reply calls into the cloud API (the portal uses these). */
+export const rpc = {
+  devicesList: defineRpc(
+    subjects.api.devicesList,
+    defineMessage('api.devices.list', 1, ListDevicesQuery),
+    defineMessage('api.devices.page', 1, DevicePage),
+  ),
+  devicesGet: defineRpc(
+    subjects.api.devicesGet,
+    defineMessage('api.devices.get', 1, GetDeviceRequest),
+    defineMessage('api.devices.device', 1, Device),
+  ),
+} as const;
+
+/** Published by the cloud API whenever a device goes online or offline. */
+export const DevicePresenceChangedV1 = defineMessage(
+  'event.device.presence',
+  1,
+  z.object({
+    deviceId: DeviceId,
+    status: DeviceStatus,
+    lastSeen: z.iso.datetime().nullable(),
+    at: z.iso.datetime(),
+  }),
+);
+
+/** `GET /healthz` */
+export const Health = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    checks: z.object({
+      nats: z.object({ ok: z.boolean(), error: z.string().optional() }),
+      database: z.object({ ok: z.boolean(), error: z.string().optional() }),
+    }),
+  })
+  .meta({ id: 'Health' });
+export type Health = z.infer<typeof Health>;
