@@ -10,7 +10,11 @@ export interface MessageDef<T extends string = string, S extends z.ZodType = z.Z
   readonly schema: S;
 }
 
-export function defineMessage<T extends string, S extends z.ZodType>(type: T, version: number, schema: S): MessageDef<T, S> {
+export function defineMessage<T extends string, S extends z.ZodType>(
+  type: T,
+  version: number,
+  schema: S,
+): MessageDef<T, S> {
   return { type, version, schema };
 }
 

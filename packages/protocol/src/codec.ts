@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MessageData, MessageDef, MessageInput } from './catalog.js';
-import { ErrorBody, OutpostError, detailsFromZod } from './errors.js';
+import { detailsFromZod, ErrorBody, OutpostError } from './errors.js';
 
 /**
  * Wire format (JSON, UTF-8):
@@ -45,7 +45,11 @@ function parseJson(bytes: Uint8Array): unknown {
 function validateData<D extends MessageDef>(def: D, data: unknown): MessageData<D> {
   const result = def.schema.safeParse(data);
   if (!result.success) {
-    throw new OutpostError('VALIDATION_FAILED', `Invalid ${def.type} v${def.version}`, detailsFromZod(result.error, 'data'));
+    throw new OutpostError(
+      'VALIDATION_FAILED',
+      `Invalid ${def.type} v${def.version}`,
+      detailsFromZod(result.error, 'data'),
+    );
   }
   return result.data as MessageData<D>;
 }

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   AgentHeartbeatV1,
   AgentHelloV1,
-  OutpostError,
   decodeMessage,
   decodeReply,
   deviceIdFromSubject,
   encodeErrorReply,
   encodeMessage,
   encodeReply,
+  OutpostError,
   rpc,
   subjects,
 } from '../src/index.js';
