@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+// `pnpm dev`: the whole local stack in one command — a private nats-server (unless NATS_URL is set), the cloud API on
+// embedded PGlite (unless DATABASE_URL is set), the portal, and one edge agent `dev-device-01`. Ctrl-C stops every
+// child it started, in reverse order, each in its own process group so nothing is orphaned.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const env = process.env;
+const stateDir = resolve(root, env.OUTPOST_STATE_DIR ?? '.outpost');
+const apiPort = Number(env.PORT ?? 4000);
+const portalPort = Number(env.PORTAL_PORT ?? 3000);
+const natsPort = Number(env.OUTPOST_NATS_PORT ?? 4223);
+const natsMonitorPort = Number(env.OUTPOST_NATS_MONITOR_PORT ?? 8223);
+const deviceId = env.OUTPOST_DEV_DEVICE_ID ?? 'dev-device-01';
+const READY_TIMEOUT_MS = Number(env.OUTPOST_DEV_READY_TIMEOUT_MS ?? 180_000);
+
+const children = [];
+let stopping = false;
+
+function log(message) {
+  process.stdout.write(`[dev] ${message}\n`);
+}
+
+function fail(message, code = 1) {
+  process.stderr.write(`[dev] error: ${message}\n`);
+  void shutdown(code);
+}
+
+function portIsFree(port) {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
+  });
+}
+
+/** One log line from a child, shortened when it is pino JSON so the terminal stays readable. */
+function formatLine(name, line) {
+  if (line.startsWith('{')) {
+    try {
+      const { level, msg, time, pid, hostname, ...rest } = JSON.parse(line);
+      const levels = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+      const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+      return `[${name}] ${levels[level] ?? level} ${msg ?? ''}${extra}`;
+    } catch {
+      // not JSON after all: print as is
+    }
+  }
+  return `[${name}] ${line}`;
+}
+
+/** Starts a child in its own process group; resolves once a line matches `ready`. */
+function start(name, command, args, { cwd = root, extraEnv = {}, ready }) {
+  const child = spawn(command, args, {
+    cwd,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const entry = { name, child, exited: false };
+  children.push(entry);
+  return new Promise((resolveReady, rejectReady) => {
+    let isReady = false;
+    const timer = setTimeout(() => {
+      if (!isReady) rejectReady(new Error(`${name} did not become ready within ${READY_TIMEOUT_MS / 1000} s`));
+    }, READY_TIMEOUT_MS);
+    const onData = (chunk) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        process.stdout.write(`${formatLine(name, line)}\n`);
+        if (!isReady && ready.test(line)) {
+          isReady = true;
+          clearTimeout(timer);
+          resolveReady();
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      rejectReady(new Error(`${name} could not start: ${err.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      entry.exited = true;
+      clearTimeout(timer);
+      if (!isReady) rejectReady(new Error(`${name} exited (${signal ?? code}) before it was ready`));
+      else if (!stopping) fail(`${name} exited unexpectedly (${signal ?? code}); stopping the stack`);
+    });
+  });
+}
+
+function stopChild(entry, graceMs = 10_000) {
+  if (entry.exited) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const killGroup = (signal) => {
+      try {
+        process.kill(-entry.child.pid, signal);
+      } catch {
+        // the group is already gone
+      }
+    };
+    const timer = setTimeout(() => killGroup('SIGKILL'), graceMs);
+    entry.child.once('exit', () => {
+      clearTimeout(timer);
+      // Anything the child left in its group (e.g. Next's workers) goes with it.
+      killGroup('SIGKILL');
+      resolveStop();
+    });
+    killGroup('SIGTERM');
+  });
+}
+
+async function shutdown(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping…');
+  for (const entry of [...children].reverse()) await stopChild(entry);
+  log('stopped');
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+process.on('exit', () => {
+  for (const { child, exited } of children) {
+    if (!exited) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
+function which(binary) {
+  const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : null;
+}
+
+async function main() {
+  mkdirSync(stateDir, { recursive: true });
+
+  let natsUrl = env.NATS_URL;
+  if (!natsUrl) {
+    const natsServer = env.NATS_SERVER_BIN ?? which('nats-server');
+    if (!natsServer) {
+      fail(
+        'nats-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install nats-server; macOS: brew install nats-server; ' +
+          'or a release binary from the NATS project), or point NATS_URL at a running server.',
+      );
+      return;
+    }
+    for (const [what, port, variable] of [
+      ['NATS', natsPort, 'OUTPOST_NATS_PORT'],
+      ['NATS monitor', natsMonitorPort, 'OUTPOST_NATS_MONITOR_PORT'],
+    ]) {
+      if (!(await portIsFree(port))) {
+        fail(`port ${port} for ${what} is in use; set ${variable} to a free port (or NATS_URL to use that server)`);
+        return;
+      }
+    }
+    natsUrl = `nats://127.0.0.1:${natsPort}`;
+    await start('nats', natsServer, ['-c', join(root, 'infra/nats/dev.conf')], {
+      extraEnv: {
+        OUTPOST_NATS_LISTEN: `127.0.0.1:${natsPort}`,
+        OUTPOST_NATS_MONITOR: `127.0.0.1:${natsMonitorPort}`,
+        OUTPOST_NATS_STORE: join(stateDir, 'nats'),
+      },
+      ready: /Server is ready/,
+    });
+  } else {
+    log(`using external NATS at ${natsUrl}`);
+  }
+
+  for (const [what, port, variable] of [
+    ['the cloud API', apiPort, 'PORT'],
+    ['the portal', portalPort, 'PORTAL_PORT'],
+  ]) {
+    if (!(await portIsFree(port))) {
+      fail(`port ${port} for ${what} is in use; set ${variable} to a free port`);
+      return;
+    }
+  }
+
+  log('building the packages the stack needs (turbo caches this)…');
+  const build = spawnSync(
+    'pnpm',
+    ['exec', 'turbo', 'run', 'build', '--filter=@outpost/cloud-api...', '--filter=@outpost/edge-agent...', '--filter=@outpost/portal^...', '--output-logs=errors-only'],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (build.status !== 0) {
+    fail('build failed; see above');
+    return;
+  }
+
+  const databaseUrl = env.DATABASE_URL ?? `pglite:${join(stateDir, 'db')}`;
+  const tokenFile = join(stateDir, 'admin-token');
+  await start('api', process.execPath, [join(root, 'apps/cloud-api/dist/main.js')], {
+    cwd: join(root, 'apps/cloud-api'),
+    extraEnv: {
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      NATS_URL: natsUrl,
+      DATABASE_URL: databaseUrl,
+      OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
+    },
+    ready: /cloud-api listening on/,
+  });
+
+  const agentDir = join(stateDir, 'agent');
+  mkdirSync(agentDir, { recursive: true });
+  const agentConfig = join(agentDir, `${deviceId}.json`);
+  writeFileSync(
+    agentConfig,
+    `${JSON.stringify({ deviceId, natsUrl, stateDir: join(agentDir, deviceId), heartbeatIntervalMs: 5000 }, null, 2)}\n`,
+  );
+  await start('agent', process.execPath, [join(root, 'apps/edge-agent/dist/cli.js'), 'run', '--config', agentConfig], {
+    extraEnv: {},
+    ready: /"msg":"connected"/,
+  });
+
+  const portalDir = join(root, 'apps/portal');
+  const nextBin = join(portalDir, 'node_modules/next/dist/bin/next');
+  await start('portal', process.execPath, [nextBin, 'dev', '-H', '127.0.0.1', '-p', String(portalPort)], {
+    cwd: portalDir,
+    extraEnv: { NATS_URL: natsUrl, NEXT_TELEMETRY_DISABLED: '1' },
+    ready: /Ready in|ready on|started server/i,
+  });
+  // The first request compiles the page; do it now so the printed URL answers at once.
+  const portalUrl = `http://127.0.0.1:${portalPort}`;
+  try {
+    await fetch(`${portalUrl}/devices`, { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });
+  } catch (err) {
+    log(`warning: the portal did not answer its first request (${err.message})`);
+  }
+
+  const tokenNote = existsSync(tokenFile) ? tokenFile : `${tokenFile} (not written: an admin token already existed)`;
+  log('');
+  log('Outpost is running:');
+  log(`  portal      ${portalUrl}`);
+  log(`  cloud API   http://127.0.0.1:${apiPort}   (OpenAPI: http://127.0.0.1:${apiPort}/api/docs)`);
+  log(`  NATS        ${natsUrl}`);
+  log(`  database    ${databaseUrl.startsWith('pglite:') ? databaseUrl : 'DATABASE_URL'}`);
+  log(`  admin token ${tokenNote}`);
+  log(`  device      ${deviceId}`);
+  log('Press Ctrl-C to stop everything.');
+  log('STACK READY');
+}
+
+main().catch((err) => fail(err.message));
