@@ -191,7 +191,16 @@ async function main() {
   log('building the packages the stack needs (turbo caches this)…');
   const build = spawnSync(
     'pnpm',
-    ['exec', 'turbo', 'run', 'build', '--filter=@outpost/cloud-api...', '--filter=@outpost/edge-agent...', '--filter=@outpost/portal^...', '--output-logs=errors-only'],
+    [
+      'exec',
+      'turbo',
+      'run',
+      'build',
+      '--filter=@outpost/cloud-api...',
+      '--filter=@outpost/edge-agent...',
+      '--filter=@outpost/portal^...',
+      '--output-logs=errors-only',
+    ],
     { cwd: root, stdio: 'inherit' },
   );
   if (build.status !== 0) {

@@ -1,0 +1,87 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getFreePort, isAlive, spawnProcess, waitFor } from '@outpost/testing';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from './stack.js';
+
+/** All descendants of a process, read from `ps` (the orchestrator puts each child in its own process group). */
+function descendants(pid: number): number[] {
+  const table = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const parent = queue.shift();
+    for (const [child, ppid] of table) {
+      if (ppid === parent) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+async function freePorts() {
+  return {
+    PORT: String(await getFreePort()),
+    PORTAL_PORT: String(await getFreePort()),
+    OUTPOST_NATS_PORT: String(await getFreePort()),
+    OUTPOST_NATS_MONITOR_PORT: String(await getFreePort()),
+  };
+}
+
+describe('pnpm dev (infra/scripts/dev.mjs)', () => {
+  it('starts the whole stack, shows dev-device-01 online in the portal, and Ctrl-C leaves no process behind', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'outpost-dev-'));
+    const ports = await freePorts();
+    const env: NodeJS.ProcessEnv = { ...process.env, OUTPOST_STATE_DIR: stateDir, ...ports };
+    delete env.NATS_URL;
+    delete env.DATABASE_URL;
+    const dev = await spawnProcess(process.execPath, [join(repoRoot, 'infra/scripts/dev.mjs')], {
+      cwd: repoRoot,
+      env,
+      readyWhen: /STACK READY/,
+      readyTimeoutMs: 180_000,
+    });
+    const children = descendants(dev.pid);
+    expect(children.length).toBeGreaterThanOrEqual(4);
+
+    expect(dev.output()).toContain(`http://127.0.0.1:${ports.PORTAL_PORT}`);
+    expect(statSync(join(stateDir, 'admin-token')).mode & 0o777).toBe(0o600);
+
+    await waitFor(
+      async () => {
+        const html = await (await fetch(`http://127.0.0.1:${ports.PORTAL_PORT}/devices`)).text();
+        return html.includes('dev-device-01') && /online/i.test(html);
+      },
+      { timeoutMs: 60_000, what: 'the portal to list dev-device-01 online' },
+    );
+
+    expect(await dev.stop('SIGINT', 60_000)).toBe(0);
+    await waitFor(() => children.every((pid) => !isAlive(pid)), {
+      timeoutMs: 30_000,
+      what: `every child of pnpm dev to exit (left: ${children.filter(isAlive).join(', ')})`,
+    });
+  });
+
+  it('exits non-zero saying how to install nats-server when there is none on PATH', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'outpost-path-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: bin,
+      OUTPOST_STATE_DIR: mkdtempSync(join(tmpdir(), 'outpost-dev-')),
+      ...(await freePorts()),
+    };
+    delete env.NATS_URL;
+    delete env.NATS_SERVER_BIN;
+    const dev = await spawnProcess(process.execPath, [join(repoRoot, 'infra/scripts/dev.mjs')], { cwd: repoRoot, env });
+    expect(await dev.exited).not.toBe(0);
+    expect(dev.output()).toMatch(/nats-server is not on PATH.*apt-get install nats-server/s);
+  });
+});

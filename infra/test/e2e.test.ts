@@ -1,0 +1,79 @@
+import {
+  createTestDatabase,
+  type NatsServerHandle,
+  startNatsServer,
+  type TestDatabase,
+  waitFor,
+} from '@outpost/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followDeviceStream, startAgent, startCloudApi, startPortal } from './stack.js';
+
+/**
+ * The Foundation slice end to end, with real processes only: nats-server, the built cloud API, the built portal and
+ * the built agent. The device must appear online through REST and through the portal's live stream, go offline when
+ * the agent is killed (no goodbye: presence must come from missed heartbeats), and come back when it restarts.
+ */
+describe('end to end: agent → NATS → cloud API → portal', () => {
+  const deviceId = 'e2e-device-01';
+  const heartbeatIntervalMs = 300;
+  let nats: NatsServerHandle;
+  let db: TestDatabase;
+  let api: Awaited<ReturnType<typeof startCloudApi>>;
+  let portal: Awaited<ReturnType<typeof startPortal>>;
+  let stream: ReturnType<typeof followDeviceStream>;
+
+  beforeAll(async () => {
+    nats = await startNatsServer({ jetstream: true });
+    db = await createTestDatabase();
+    api = await startCloudApi({ natsUrl: nats.url, databaseUrl: db.url });
+    portal = await startPortal({ natsUrl: nats.url });
+    stream = followDeviceStream(`${portal.url}/api/devices/stream`);
+  });
+
+  afterAll(async () => {
+    await stream?.close();
+    await portal?.proc.stop();
+    await api?.proc.stop();
+    await nats?.stop();
+    await db?.drop();
+  });
+
+  const restStatus = async () => {
+    const res = await api.get(`/api/v1/devices/${deviceId}`);
+    return res.status === 200 ? (res.body as { status: string }).status : `http ${res.status}`;
+  };
+
+  it('shows the device online, offline after a crash, and online again after a restart', async () => {
+    const first = await startAgent({ deviceId, natsUrl: nats.url, heartbeatIntervalMs });
+
+    await waitFor(async () => (await restStatus()) === 'online', { timeoutMs: 60_000, what: 'REST to report online' });
+    await waitFor(() => stream.statusOf(deviceId) === 'online', {
+      timeoutMs: 60_000,
+      what: 'the portal live stream to report online',
+    });
+    const page = await (await fetch(`${portal.url}/devices`)).text();
+    expect(page).toContain(deviceId);
+
+    await first.proc.kill(); // SIGKILL: no goodbye, the cloud must notice the missed heartbeats
+    await waitFor(async () => (await restStatus()) === 'offline', {
+      timeoutMs: 60_000,
+      what: 'REST to report offline after the agent was killed',
+    });
+    await waitFor(() => stream.statusOf(deviceId) === 'offline', {
+      timeoutMs: 60_000,
+      what: 'the portal live stream to report offline',
+    });
+
+    const second = await startAgent({ deviceId, natsUrl: nats.url, heartbeatIntervalMs, dir: first.dir });
+    await waitFor(async () => (await restStatus()) === 'online', { timeoutMs: 60_000, what: 'REST online again' });
+    await waitFor(() => stream.statusOf(deviceId) === 'online', {
+      timeoutMs: 60_000,
+      what: 'the live stream online again',
+    });
+
+    const list = await api.get('/api/v1/devices?limit=10');
+    expect(list.status).toBe(200);
+    expect((list.body as { items: Array<{ id: string }> }).items.map((d) => d.id)).toContain(deviceId);
+    expect(await second.proc.stop('SIGTERM')).toBe(0);
+  });
+});
