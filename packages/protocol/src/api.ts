@@ -36,16 +36,34 @@ export function pageOf<T extends z.ZodType>(item: T, id: string) {
 export const DeviceStatus = z.enum(['online', 'offline']).meta({ id: 'DeviceStatus' });
 export type DeviceStatus = z.infer<typeof DeviceStatus>;
 
+/** Free-form labels deployments will target (`tags.env = 'prod'`): short keys, string values. */
+export const DeviceTags = z
+  .record(z.string().min(1).max(64), z.string().max(256))
+  .refine((tags) => Object.keys(tags).length <= 64, 'at most 64 tags')
+  .meta({ id: 'DeviceTags', example: { site: 'plant-7', env: 'prod' } });
+export type DeviceTags = z.infer<typeof DeviceTags>;
+
 export const Device = z
   .object({
     id: DeviceId,
     status: DeviceStatus,
     lastSeen: z.iso.datetime().nullable().describe('Last hello or heartbeat the cloud recorded'),
     agentVersion: z.string().nullable(),
+    tags: DeviceTags,
     createdAt: z.iso.datetime(),
   })
   .meta({ id: 'Device' });
 export type Device = z.infer<typeof Device>;
+
+/** `POST /api/v1/devices`: registers a device before it first connects (enrolment builds on this). */
+export const CreateDeviceRequest = z
+  .object({
+    id: DeviceId,
+    tags: DeviceTags.optional().describe('Labels for targeting; empty when omitted'),
+  })
+  .strict()
+  .meta({ id: 'CreateDeviceRequest' });
+export type CreateDeviceRequest = z.infer<typeof CreateDeviceRequest>;
 
 export const ListDevicesQuery = PageQuery.extend({
   status: DeviceStatus.optional().describe('Only devices with this status'),
