@@ -130,7 +130,9 @@ export function parseNumber(text: string): number {
   if (integer === '' && fraction.length <= 1) return Number.NaN;
   if (leadingSign !== '' && trailingSign !== '') return Number.NaN;
   if (negative && (leadingSign !== '' || trailingSign !== '')) return Number.NaN;
-  const magnitude = Number(`${integer.replaceAll(',', '') || '0'}${fraction === '.' ? '' : fraction}e${exponent ?? '0'}`);
+  const magnitude = Number(
+    `${integer.replaceAll(',', '') || '0'}${fraction === '.' ? '' : fraction}e${exponent ?? '0'}`,
+  );
   const sign = negative || leadingSign === '-' || trailingSign === '-' ? -1 : 1;
   return sign * magnitude;
 }
@@ -264,10 +266,13 @@ export const BUILTINS: ReadonlyMap<string, readonly Signature[]> = new Map<strin
       // the value is JSON null. A path that matched nothing is not null, as in Azure.
       exact('dynamic', (arg) => {
         const run = arg.run;
-        return boolOf((m) => {
-          const v = run(m);
-          return v === undefined ? undefined : v === null || v === NULL_STRING;
-        }, [arg]);
+        return boolOf(
+          (m) => {
+            const v = run(m);
+            return v === undefined ? undefined : v === null || v === NULL_STRING;
+          },
+          [arg],
+        );
       }),
       exact('null', () => constantBool(true)),
       alwaysFalse(),

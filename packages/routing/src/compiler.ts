@@ -3,9 +3,9 @@
  * (parsing, type checks, `$body` path parsing, constant folding) happens here, once; evaluation only runs closures.
  */
 import type { BinaryNode, CallNode, ConditionNode, ExpressionNode, SystemPropertyNode, UnaryNode } from './ast.js';
-import { BUILTINS, argumentFits, describeParameters, signatureFits } from './builtins.js';
+import { argumentFits, BUILTINS, describeParameters, signatureFits } from './builtins.js';
 import { RouteSyntaxError } from './errors.js';
-import { compilePathSelector, PATH_ERROR, PATH_MANY, PATH_NOT_FOUND, parseJsonPath } from './json-path.js';
+import { compilePathSelector, PATH_ERROR, PATH_NOT_FOUND, parseJsonPath } from './json-path.js';
 import { isDateLikeString, type RoutingMessage, readJsonBody, readProperty, UNREADABLE_BODY } from './message.js';
 import { parseCondition } from './parser.js';
 import {
@@ -176,7 +176,13 @@ function compileBodyQuery(path: string, pathOffset: number, context: Context): C
   const parsed = parseJsonPath(path);
   if (!parsed.ok) {
     const offset = pathOffset + parsed.offset;
-    fail(context, offset, parsed.expected, describeChar(path, parsed.offset), `invalid $body path '${path}': expected ${parsed.expected}`);
+    fail(
+      context,
+      offset,
+      parsed.expected,
+      describeChar(path, parsed.offset),
+      `invalid $body path '${path}': expected ${parsed.expected}`,
+    );
   }
   const select = compilePathSelector(parsed.steps);
   return dynamicOf((m) => {
@@ -279,32 +285,53 @@ function compileUnary(node: UnaryNode, context: Context): Compiled {
     // Azure rejects negating a $body value at compile time; negating it when it is a number is more useful.
     if (operand.type === 'dynamic') {
       const run = operand.run;
-      return dynamicOf((m) => {
-        const value = run(m);
-        return typeof value === 'number' ? -value : undefined;
-      }, [operand]);
+      return dynamicOf(
+        (m) => {
+          const value = run(m);
+          return typeof value === 'number' ? -value : undefined;
+        },
+        [operand],
+      );
     }
-    return fail(context, node.start, 'a number after -', TYPE_NAMES[operand.type], `cannot negate a ${TYPE_NAMES[operand.type]}`);
+    return fail(
+      context,
+      node.start,
+      'a number after -',
+      TYPE_NAMES[operand.type],
+      `cannot negate a ${TYPE_NAMES[operand.type]}`,
+    );
   }
   switch (operand.type) {
     case 'bool': {
       const run = operand.run;
-      return boolOf((m) => {
-        const value = run(m);
-        return value === undefined ? undefined : !value;
-      }, [operand]);
+      return boolOf(
+        (m) => {
+          const value = run(m);
+          return value === undefined ? undefined : !value;
+        },
+        [operand],
+      );
     }
     case 'null':
       return constantBool(true);
     case 'dynamic': {
       const run = operand.run;
-      return boolOf((m) => {
-        const value = run(m);
-        return typeof value === 'boolean' ? !value : undefined;
-      }, [operand]);
+      return boolOf(
+        (m) => {
+          const value = run(m);
+          return typeof value === 'boolean' ? !value : undefined;
+        },
+        [operand],
+      );
     }
     default:
-      return fail(context, node.start, 'a bool after NOT', TYPE_NAMES[operand.type], `NOT needs a bool, not a ${TYPE_NAMES[operand.type]}`);
+      return fail(
+        context,
+        node.start,
+        'a bool after NOT',
+        TYPE_NAMES[operand.type],
+        `NOT needs a bool, not a ${TYPE_NAMES[operand.type]}`,
+      );
   }
 }
 
@@ -370,13 +397,16 @@ function compileArithmetic(node: BinaryNode, left: Compiled, right: Compiled, co
   // (Azure rejects % on $body values at compile time; computing it is more useful.)
   const a = asDynamic(left).run;
   const b = asDynamic(right).run;
-  return dynamicOf((m) => {
-    const x = a(m);
-    const y = b(m);
-    if (typeof x !== 'number' || typeof y !== 'number') return undefined;
-    const result = apply(x, y);
-    return Number.isNaN(result) ? undefined : result;
-  }, [left, right]);
+  return dynamicOf(
+    (m) => {
+      const x = a(m);
+      const y = b(m);
+      if (typeof x !== 'number' || typeof y !== 'number') return undefined;
+      const result = apply(x, y);
+      return Number.isNaN(result) ? undefined : result;
+    },
+    [left, right],
+  );
 }
 
 function compileConcat(node: BinaryNode, left: Compiled, right: Compiled, context: Context): Compiled {
@@ -419,10 +449,13 @@ function compileComparison(node: BinaryNode, left: Compiled, right: Compiled, co
   if (left.type === 'dynamic' || right.type === 'dynamic') {
     const a = asDynamic(left).run;
     const b = asDynamic(right).run;
-    return boolOf((m) => {
-      const order = compareDynamic(a(m), b(m));
-      return order === undefined ? undefined : holds(order);
-    }, [left, right]);
+    return boolOf(
+      (m) => {
+        const order = compareDynamic(a(m), b(m));
+        return order === undefined ? undefined : holds(order);
+      },
+      [left, right],
+    );
   }
   switch (left.type) {
     case 'string':
@@ -432,12 +465,15 @@ function compileComparison(node: BinaryNode, left: Compiled, right: Compiled, co
     case 'bool': {
       const a = left.run;
       const b = (right as typeof left).run;
-      return boolOf((m) => {
-        const x = a(m);
-        const y = b(m);
-        if (x === undefined || y === undefined) return undefined;
-        return holds(x === y ? 0 : x ? 1 : -1);
-      }, [left, right]);
+      return boolOf(
+        (m) => {
+          const x = a(m);
+          const y = b(m);
+          if (x === undefined || y === undefined) return undefined;
+          return holds(x === y ? 0 : x ? 1 : -1);
+        },
+        [left, right],
+      );
     }
     case 'null':
       // null equals null; it is neither less nor greater.
@@ -481,28 +517,51 @@ function compareStrings(
 }
 
 /** NaN (undefined) on either side makes the result undefined. */
-function compareNumbers(operator: ComparisonOperator, a: Run<number>, b: Run<number>, inputs: readonly Compiled[]): Compiled {
+function compareNumbers(
+  operator: ComparisonOperator,
+  a: Run<number>,
+  b: Run<number>,
+  inputs: readonly Compiled[],
+): Compiled {
   const undefinedIfNaN =
     (test: (x: number, y: number) => boolean): Run<Tri> =>
     (m) => {
       const x = a(m);
       const y = b(m);
-      return x !== x || y !== y ? undefined : test(x, y);
+      return Number.isNaN(x) || Number.isNaN(y) ? undefined : test(x, y);
     };
   switch (operator) {
     case '=':
-      return boolOf(undefinedIfNaN((x, y) => x === y), inputs);
+      return boolOf(
+        undefinedIfNaN((x, y) => x === y),
+        inputs,
+      );
     case '!=':
     case '<>':
-      return boolOf(undefinedIfNaN((x, y) => x !== y), inputs);
+      return boolOf(
+        undefinedIfNaN((x, y) => x !== y),
+        inputs,
+      );
     case '<':
-      return boolOf(undefinedIfNaN((x, y) => x < y), inputs);
+      return boolOf(
+        undefinedIfNaN((x, y) => x < y),
+        inputs,
+      );
     case '<=':
-      return boolOf(undefinedIfNaN((x, y) => x <= y), inputs);
+      return boolOf(
+        undefinedIfNaN((x, y) => x <= y),
+        inputs,
+      );
     case '>':
-      return boolOf(undefinedIfNaN((x, y) => x > y), inputs);
+      return boolOf(
+        undefinedIfNaN((x, y) => x > y),
+        inputs,
+      );
     case '>=':
-      return boolOf(undefinedIfNaN((x, y) => x >= y), inputs);
+      return boolOf(
+        undefinedIfNaN((x, y) => x >= y),
+        inputs,
+      );
   }
 }
 
@@ -577,35 +636,47 @@ function compileCoalesce(node: BinaryNode, left: Compiled, right: Compiled, cont
   if (left.type === 'dynamic' || right.type === 'dynamic') {
     const a = asDynamic(left).run;
     const b = asDynamic(right).run;
-    return dynamicOf((m) => {
-      const value = a(m);
-      return value !== undefined ? value : b(m);
-    }, [left, right]);
+    return dynamicOf(
+      (m) => {
+        const value = a(m);
+        return value !== undefined ? value : b(m);
+      },
+      [left, right],
+    );
   }
   switch (left.type) {
     case 'string': {
       const a = left.run;
       const b = (right as typeof left).run;
-      return stringOf((m) => {
-        const value = a(m);
-        return value !== undefined ? value : b(m);
-      }, [left, right]);
+      return stringOf(
+        (m) => {
+          const value = a(m);
+          return value !== undefined ? value : b(m);
+        },
+        [left, right],
+      );
     }
     case 'number': {
       const a = left.run;
       const b = (right as typeof left).run;
-      return numberOf((m) => {
-        const value = a(m);
-        return Number.isNaN(value) ? b(m) : value;
-      }, [left, right]);
+      return numberOf(
+        (m) => {
+          const value = a(m);
+          return Number.isNaN(value) ? b(m) : value;
+        },
+        [left, right],
+      );
     }
     case 'bool': {
       const a = left.run;
       const b = (right as typeof left).run;
-      return boolOf((m) => {
-        const value = a(m);
-        return value !== undefined ? value : b(m);
-      }, [left, right]);
+      return boolOf(
+        (m) => {
+          const value = a(m);
+          return value !== undefined ? value : b(m);
+        },
+        [left, right],
+      );
     }
     default:
       return left; // null is always defined

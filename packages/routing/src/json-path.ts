@@ -61,9 +61,8 @@ export const PATH_MANY: unique symbol = Symbol('path matched several values');
 /** Azure fails at run time (an index beyond a 32-bit int). */
 export const PATH_ERROR: unique symbol = Symbol('path error');
 
-export type PathSelection = unknown;
 /** Returns the single value found, or one of the PATH_* symbols. */
-export type PathSelector = (root: unknown) => PathSelection;
+export type PathSelector = (root: unknown) => unknown;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -74,7 +74,8 @@ export class ExpressionParser {
 
   parseExpression(minPower = 0): ExpressionNode {
     const start = this.peek();
-    if (++this.nesting > MAX_NESTING) throw this.errorAt(start, 'a shallower expression', `expression nested deeper than ${MAX_NESTING} levels`);
+    if (++this.nesting > MAX_NESTING)
+      throw this.errorAt(start, 'a shallower expression', `expression nested deeper than ${MAX_NESTING} levels`);
     let left = this.parsePrefix();
     for (let chain = 1; ; chain++) {
       const operatorToken = this.peek();
@@ -160,7 +161,11 @@ export class ExpressionParser {
         if (this.peek().kind === '(') return this.parseCall(token);
         return { kind: 'property', name: token.text, start: token.start, end: token.end };
       case 'query-path':
-        throw this.errorAt(token, 'expression', `'[' and ']' are only allowed in $body paths, found ${describeToken(token)}`);
+        throw this.errorAt(
+          token,
+          'expression',
+          `'[' and ']' are only allowed in $body paths, found ${describeToken(token)}`,
+        );
       default:
         throw this.errorAt(token, 'expression');
     }

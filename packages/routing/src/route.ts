@@ -110,12 +110,20 @@ function parseSink(parser: ExpressionParser): Sink {
   parser.expect('string', ADDRESS_EXPECTED);
   parser.expect(')', "')'");
   if (token.text.toLowerCase() !== 'brokeredendpoint') {
-    throw parser.errorAt(token, 'BrokeredEndpoint', `unknown endpoint function ${describeToken(token)}; expected BrokeredEndpoint`);
+    throw parser.errorAt(
+      token,
+      'BrokeredEndpoint',
+      `unknown endpoint function ${describeToken(token)}; expected BrokeredEndpoint`,
+    );
   }
   const address = addressToken.text.slice(1, -1);
   const parts = splitModuleAddress(address);
   if (parts === undefined) {
-    throw parser.errorAt(addressToken, ADDRESS_EXPECTED, `endpoint address ${describeToken(addressToken)} is not /modules/<module>/inputs/<input>`);
+    throw parser.errorAt(
+      addressToken,
+      ADDRESS_EXPECTED,
+      `endpoint address ${describeToken(addressToken)} is not /modules/<module>/inputs/<input>`,
+    );
   }
   return { type: 'function', name: token.text, address, ...parts };
 }

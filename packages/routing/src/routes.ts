@@ -52,11 +52,15 @@ function sinkKeyOf(sink: Sink): string {
 function readSpec(name: string, spec: string | RouteSpec): { text: string; priority: number; timeToLiveSecs: number } {
   if (name.length === 0) throw new RouteConfigError(name, 'route name cannot be empty');
   const { route, priority, timeToLiveSecs } = typeof spec === 'string' ? { route: spec } : (spec ?? {});
-  if (typeof route !== 'string' || route.trim().length === 0) throw new RouteConfigError(name, 'route text cannot be empty');
+  if (typeof route !== 'string' || route.trim().length === 0)
+    throw new RouteConfigError(name, 'route text cannot be empty');
   if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
     throw new RouteConfigError(name, `priority must be an integer from 0 to 9, got ${String(priority)}`);
   }
-  if (timeToLiveSecs !== undefined && !(Number.isInteger(timeToLiveSecs) && timeToLiveSecs >= 0 && timeToLiveSecs <= 0xffffffff)) {
+  if (
+    timeToLiveSecs !== undefined &&
+    !(Number.isInteger(timeToLiveSecs) && timeToLiveSecs >= 0 && timeToLiveSecs <= 0xffffffff)
+  ) {
     throw new RouteConfigError(name, `timeToLiveSecs must be a non-negative integer, got ${String(timeToLiveSecs)}`);
   }
   return { text: route, priority: priority ?? DEFAULT_ROUTE_PRIORITY, timeToLiveSecs: timeToLiveSecs ?? 0 };
@@ -124,7 +128,12 @@ export function evaluateRoutes(compiled: CompiledRoutes, message: RoutingMessage
   }
   const matches: RouteMatch[] = [];
   for (const route of winners.values()) {
-    matches.push({ sink: route.sink, priority: route.priority, timeToLiveSecs: route.timeToLiveSecs, route: route.name });
+    matches.push({
+      sink: route.sink,
+      priority: route.priority,
+      timeToLiveSecs: route.timeToLiveSecs,
+      route: route.name,
+    });
   }
   return matches;
 }

@@ -84,7 +84,10 @@ export function boolOf(run: Run<Tri>, inputs: readonly Compiled[] | 'reads-messa
 export function numberOf(run: Run<number>, inputs: readonly Compiled[] | 'reads-message'): CompiledNumber {
   return { type: 'number', ...settle(run, inputs) };
 }
-export function stringOf(run: Run<string | null | undefined>, inputs: readonly Compiled[] | 'reads-message'): CompiledString {
+export function stringOf(
+  run: Run<string | null | undefined>,
+  inputs: readonly Compiled[] | 'reads-message',
+): CompiledString {
   return { type: 'string', ...settle(run, inputs) };
 }
 export function dynamicOf(run: Run<Dynamic>, inputs: readonly Compiled[] | 'reads-message'): CompiledDynamic {
@@ -113,17 +116,23 @@ export function asDynamic(input: Compiled): CompiledDynamic {
       return dynamicOf(input.run, [input]);
     case 'number': {
       const run = input.run;
-      return dynamicOf((m) => {
-        const value = run(m);
-        return Number.isNaN(value) ? undefined : value;
-      }, [input]);
+      return dynamicOf(
+        (m) => {
+          const value = run(m);
+          return Number.isNaN(value) ? undefined : value;
+        },
+        [input],
+      );
     }
     case 'string': {
       const run = input.run;
-      return dynamicOf((m) => {
-        const value = run(m);
-        return value === null ? NULL_STRING : value;
-      }, [input]);
+      return dynamicOf(
+        (m) => {
+          const value = run(m);
+          return value === null ? NULL_STRING : value;
+        },
+        [input],
+      );
     }
     case 'null':
       return dynamicOf(() => null, [input]);
