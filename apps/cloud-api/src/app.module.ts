@@ -1,0 +1,46 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module.js';
+import { APP_CONFIG, type AppConfig } from './config/config.js';
+import { DATABASE, type DatabaseHandle } from './database/database.js';
+import { DevicesModule } from './devices/devices.module.js';
+import { HealthModule } from './health/health.module.js';
+import { LOGGER, type Logger } from './logging/logger.js';
+import { NATS_CONNECTION, type NatsConnectionService } from './nats/nats-connection.js';
+import { PresenceModule } from './presence/presence.module.js';
+
+export interface AppDependencies {
+  config: AppConfig;
+  logger: Logger;
+  database: DatabaseHandle;
+  nats: NatsConnectionService;
+}
+
+/**
+ * What every feature module may inject: config, logger, database and the NATS connection. They are made (and closed)
+ * by createApp, outside Nest, so start-up and shutdown run in a stated order.
+ */
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with a static register()
+@Global()
+@Module({})
+class CoreModule {
+  static register(deps: AppDependencies): DynamicModule {
+    const providers = [
+      { provide: APP_CONFIG, useValue: deps.config },
+      { provide: LOGGER, useValue: deps.logger },
+      { provide: DATABASE, useValue: deps.database.db },
+      { provide: NATS_CONNECTION, useValue: deps.nats },
+    ];
+    return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
+  }
+}
+
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with a static register()
+@Module({})
+export class AppModule {
+  static register(deps: AppDependencies): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.register(deps), AuthModule, HealthModule, DevicesModule, PresenceModule],
+    };
+  }
+}

@@ -1,0 +1,144 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Where the API keeps its state, decided once from DATABASE_URL. */
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'pglite'; dir: string }
+  | { kind: 'pglite-memory' };
+
+export interface AppConfig {
+  host: string;
+  port: number;
+  natsUrl: string;
+  database: DatabaseTarget;
+  logLevel: LogLevel;
+  /** Where to write the first admin token, or null to never create one. */
+  bootstrapTokenFile: string | null;
+  presence: {
+    /** How often buffered heartbeats are written to the database (one multi-row upsert). */
+    flushIntervalMs: number;
+    /** How often this replica tries to sweep (only the one holding the advisory lock does). */
+    sweepIntervalMs: number;
+  };
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The embedded database when DATABASE_URL is unset, relative to the working directory. */
+export const DEFAULT_PGLITE_DIR = '.outpost/db';
+
+const milliseconds = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+const EnvSchema = z.object({
+  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  PORT: z.coerce
+    .number({ error: 'must be a port number' })
+    .int('must be a whole number')
+    .min(0, 'must be 0-65535')
+    .max(65535, 'must be 0-65535')
+    .default(4000),
+  NATS_URL: z
+    .string()
+    .default('nats://127.0.0.1:4222')
+    .refine(
+      (value) => value.split(',').every(isNatsServerUrl),
+      'must be nats://host:port (comma-separated for several)',
+    ),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((value, ctx): DatabaseTarget => {
+      const target = parseDatabaseUrl(value);
+      if (typeof target === 'string') {
+        ctx.addIssue({ code: 'custom', message: target });
+        return z.NEVER;
+      }
+      return target;
+    }),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  OUTPOST_BOOTSTRAP_TOKEN_FILE: z.string().min(1, 'must be a file path when set').optional(),
+  PRESENCE_FLUSH_INTERVAL_MS: milliseconds(1000, 10, 60_000),
+  PRESENCE_SWEEP_INTERVAL_MS: milliseconds(5000, 10, 600_000),
+});
+
+function isNatsServerUrl(value: string): boolean {
+  try {
+    const url = new URL(value.trim());
+    return ['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol) && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Parses DATABASE_URL into a target, or returns why it is not one. */
+function parseDatabaseUrl(value: string | undefined): DatabaseTarget | string {
+  if (value === undefined || value === '') return { kind: 'pglite', dir: resolve(DEFAULT_PGLITE_DIR) };
+  if (value === 'pglite:memory') return { kind: 'pglite-memory' };
+  if (value.startsWith('pglite:')) {
+    const dir = value.slice('pglite:'.length);
+    if (dir === '') return 'pglite: needs a directory (pglite:<dir>) or pglite:memory';
+    return { kind: 'pglite', dir: isAbsolute(dir) ? dir : resolve(dir) };
+  }
+  if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
+    try {
+      new URL(value);
+    } catch {
+      return 'is not a valid postgres:// URL';
+    }
+    return { kind: 'postgres', url: value };
+  }
+  return 'must be postgres://…, postgresql://…, pglite:<dir> or pglite:memory';
+}
+
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** Thrown when the environment cannot be turned into a configuration; names each bad variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: ConfigProblem[]) {
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable} ${p.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration from environment variables (throws ConfigError). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // An empty variable (`PORT=`) means "unset", as shells and compose files often leave them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? 'environment'),
+        message: issue.message,
+      })),
+    );
+  }
+  const e = parsed.data;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    natsUrl: e.NATS_URL,
+    database: e.DATABASE_URL,
+    logLevel: e.LOG_LEVEL,
+    bootstrapTokenFile: e.OUTPOST_BOOTSTRAP_TOKEN_FILE ? resolve(e.OUTPOST_BOOTSTRAP_TOKEN_FILE) : null,
+    presence: {
+      flushIntervalMs: e.PRESENCE_FLUSH_INTERVAL_MS,
+      sweepIntervalMs: e.PRESENCE_SWEEP_INTERVAL_MS,
+    },
+  };
+}
+
+/** Nest injection token for the AppConfig. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,62 @@
+import { Injectable } from '@nestjs/common';
+import {
+  type CreateDeviceRequest,
+  type Device,
+  type DevicePage,
+  type ListDevicesQuery,
+  OutpostError,
+} from '@outpost/protocol';
+import type { DeviceRow } from '../database/schema.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { DevicesRepository } from './devices.repository.js';
+
+export function toDevice(row: DeviceRow): Device {
+  return {
+    id: row.id,
+    status: row.status,
+    lastSeen: row.lastSeen ? row.lastSeen.toISOString() : null,
+    agentVersion: row.agentVersion,
+    tags: row.tags,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** The device registry, shared by the HTTP controller and the NATS handlers. */
+@Injectable()
+export class DevicesService {
+  constructor(private readonly repository: DevicesRepository) {}
+
+  async list(query: ListDevicesQuery): Promise<DevicePage> {
+    const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    // One row more than asked tells whether another page exists.
+    const rows = await this.repository.list({
+      afterId,
+      status: query.status,
+      idPrefix: query.idPrefix,
+      limit: query.limit + 1,
+    });
+    const page = rows.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toDevice),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+    };
+  }
+
+  async get(id: string): Promise<Device> {
+    const row = await this.repository.findById(id);
+    if (!row)
+      throw new OutpostError('NOT_FOUND', `Device ${id} not found`, [{ path: 'id', message: 'no such device' }]);
+    return toDevice(row);
+  }
+
+  async create(request: CreateDeviceRequest): Promise<Device> {
+    const row = await this.repository.insert({ id: request.id, tags: request.tags ?? {} });
+    if (!row) {
+      throw new OutpostError('CONFLICT', `Device ${request.id} already exists`, [
+        { path: 'id', message: 'already registered' },
+      ]);
+    }
+    return toDevice(row);
+  }
+}

@@ -1,0 +1,192 @@
+import type { INestApplication } from '@nestjs/common';
+import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ErrorBody, type ErrorCode, httpStatusFor } from '@outpost/protocol';
+import { z } from 'zod';
+import type { RouteDef } from '../api/route.js';
+import { routes } from './routes.js';
+
+type JsonSchema = Record<string, unknown>;
+type Io = 'input' | 'output';
+
+export const OPENAPI_JSON_PATH = '/api/docs/openapi.json';
+export const DOCS_PATH = '/api/docs';
+
+const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
+  BAD_REQUEST: 'Malformed request',
+  VALIDATION_FAILED: 'A field is invalid; details name each one',
+  BAD_MESSAGE: 'Malformed message',
+  UNAUTHORIZED: 'Missing, unknown or revoked bearer token',
+  FORBIDDEN: 'The token’s role does not allow this',
+  NOT_FOUND: 'No such resource',
+  CONFLICT: 'Conflicts with the current state',
+  TIMEOUT: 'A dependency did not answer in time',
+  UNAVAILABLE: 'A dependency is down',
+  INTERNAL: 'Unexpected error (details are logged, not returned)',
+};
+
+interface Converted {
+  root: JsonSchema;
+  defs: Record<string, JsonSchema>;
+}
+
+function convert(schema: z.ZodType, io: Io): Converted {
+  const {
+    $defs,
+    $schema: _dialect,
+    ...root
+  } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+  }) as JsonSchema & { $defs?: Record<string, JsonSchema> };
+  return { root, defs: $defs ?? {} };
+}
+
+function referencedIds(definition: JsonSchema): string[] {
+  return [...JSON.stringify(definition).matchAll(/"#\/\$defs\/([^"]+)"/g)].map((match) => match[1] ?? '');
+}
+
+/**
+ * Collects JSON Schemas into `components.schemas`: every schema with `.meta({ id })` becomes a component. Where a
+ * schema's input form (what clients send: defaulted fields optional) differs from its output form, or it contains one
+ * that does, the input form is registered as `<id>Input`.
+ */
+class ComponentRegistry {
+  readonly schemas: Record<string, JsonSchema> = {};
+
+  /** The JSON Schema of `schema` with every identified part replaced by a component reference. */
+  reference(schema: z.ZodType, io: Io): JsonSchema {
+    const { root, defs } = convert(schema, io);
+    const inputOnly = new Set<string>();
+    if (io === 'input') {
+      const output = convert(schema, 'output').defs;
+      for (const [id, definition] of Object.entries(defs)) {
+        if (JSON.stringify(definition) !== JSON.stringify(output[id])) inputOnly.add(id);
+      }
+      // A schema that refers to an input-only one is input-only too.
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const [id, definition] of Object.entries(defs)) {
+          if (!inputOnly.has(id) && referencedIds(definition).some((ref) => inputOnly.has(ref))) {
+            inputOnly.add(id);
+            grew = true;
+          }
+        }
+      }
+    }
+    const nameOf = (id: string) => (inputOnly.has(id) ? `${id}Input` : id);
+    const rewrite = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(rewrite);
+      if (typeof value !== 'object' || value === null) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([key, inner]) =>
+          key === '$ref' && typeof inner === 'string' && inner.startsWith('#/$defs/')
+            ? [key, `#/components/schemas/${nameOf(inner.slice('#/$defs/'.length))}`]
+            : [key, rewrite(inner)],
+        ),
+      );
+    };
+    for (const [id, definition] of Object.entries(defs)) this.schemas[nameOf(id)] = rewrite(definition) as JsonSchema;
+    return rewrite(root) as JsonSchema;
+  }
+}
+
+function parametersOf(schema: z.ZodObject, location: 'query' | 'path', registry: ComponentRegistry): JsonSchema[] {
+  const json = registry.reference(schema, 'input');
+  const resolved = (
+    typeof json.$ref === 'string' ? registry.schemas[json.$ref.replace('#/components/schemas/', '')] : json
+  ) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(resolved.properties ?? {}).map(([name, property]) => {
+    const { description, ...propertySchema } = property;
+    return {
+      name,
+      in: location,
+      required: location === 'path' || (resolved.required ?? []).includes(name),
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: propertySchema,
+    };
+  });
+}
+
+function errorCodesOf(route: RouteDef): ErrorCode[] {
+  const codes = new Set<ErrorCode>(route.errors ?? []);
+  if (route.params || route.query || route.body) codes.add('VALIDATION_FAILED');
+  if (route.body) codes.add('BAD_REQUEST');
+  if (route.auth !== 'public') codes.add('UNAUTHORIZED');
+  if (route.auth !== 'public' && route.auth.minRole) codes.add('FORBIDDEN');
+  codes.add('INTERNAL');
+  return [...codes];
+}
+
+function operationOf(route: RouteDef, registry: ComponentRegistry): JsonSchema {
+  const parameters = [
+    ...(route.params ? parametersOf(route.params, 'path', registry) : []),
+    ...(route.query ? parametersOf(route.query, 'query', registry) : []),
+  ];
+  const responses: Record<string, JsonSchema> = {};
+  for (const response of route.responses) {
+    responses[String(response.status)] = {
+      description: response.description,
+      content: { 'application/json': { schema: registry.reference(response.schema, 'output') } },
+    };
+  }
+  const errorBody = registry.reference(ErrorBody, 'output');
+  for (const code of errorCodesOf(route)) {
+    const status = String(httpStatusFor(code));
+    const entry = responses[status] as { description: string } | undefined;
+    const description = ERROR_DESCRIPTIONS[code];
+    responses[status] = {
+      description: entry ? `${entry.description}; or: ${description}` : `${code}: ${description}`,
+      content: { 'application/json': { schema: errorBody } },
+    };
+  }
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    tags: [route.tag],
+    ...(route.auth === 'public' ? { security: [] } : { security: [{ bearerAuth: [] }] }),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: registry.reference(route.body, 'input') } },
+          },
+        }
+      : {}),
+    responses,
+  };
+}
+
+/** The OpenAPI 3.1 document of every route in the table. */
+export function buildOpenApiDocument(table: Record<string, RouteDef> = routes): OpenAPIObject {
+  const registry = new ComponentRegistry();
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of Object.values(table)) {
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, JsonSchema>)[route.method] = operationOf(route, registry);
+  }
+  const document = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Outpost cloud API',
+      version: '1',
+      description: 'Device registry, presence and fleet operations. Errors are always `ErrorBody`.',
+    },
+    paths,
+    components: {
+      schemas: registry.schemas,
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An Outpost API token (opt_…)' } },
+    },
+  };
+  return document as OpenAPIObject;
+}
+
+/** Serves the document as JSON and Swagger UI (assets from swagger-ui-dist, no CDN) at /api/docs. */
+export function setupOpenApi(app: INestApplication): void {
+  SwaggerModule.setup(DOCS_PATH.slice(1), app, buildOpenApiDocument(), {
+    jsonDocumentUrl: OPENAPI_JSON_PATH.slice(1),
+    raw: ['json'],
+    customSiteTitle: 'Outpost cloud API',
+  });
+}
