@@ -1,0 +1,103 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentConfig } from './config/index.js';
+import { AgentConnection, redactUrl } from './connection/index.js';
+import { errorMessage } from './errors.js';
+import type { Logger } from './logger.js';
+import { Presence } from './presence/index.js';
+import { prepareStateDir } from './state/index.js';
+import { AGENT_VERSION } from './version.js';
+
+/**
+ * How long a clean shutdown (goodbye, flush, drain) may take. A dead link must not hold the device hostage:
+ * systemd and container runtimes escalate to SIGKILL after ~10 s, and a killed agent skips its own cleanup.
+ */
+export const SHUTDOWN_DEADLINE_MS = 5_000;
+
+export interface StopResult {
+  /** Published while connected; reached the server unless timedOut. */
+  readonly goodbyePublished: boolean;
+  /** True when the deadline cut the shutdown short (the server was unreachable or too slow). */
+  readonly timedOut: boolean;
+}
+
+/**
+ * The agent: one NATS connection and the components that use it, started and stopped together.
+ * Later parts (desired state, module supervisor, router, store-and-forward) are composed here the same way.
+ */
+export class Agent {
+  private readonly config: AgentConfig;
+  private readonly log: Logger;
+  private readonly connection: AgentConnection;
+  private readonly presence: Presence;
+  private stopping: Promise<StopResult> | null = null;
+
+  constructor(config: AgentConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.connection = new AgentConnection({
+      servers: config.natsServers,
+      name: `outpost-agent ${config.deviceId}`,
+      log,
+    });
+    this.presence = new Presence({
+      deviceId: config.deviceId,
+      agentVersion: AGENT_VERSION,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      connection: this.connection,
+      log,
+    });
+  }
+
+  /**
+   * Checks local prerequisites (throws StartupError when one is missing), then starts connecting in the background.
+   * Resolves before NATS is reached: the device keeps running offline.
+   */
+  async start(): Promise<void> {
+    const stateDir = await prepareStateDir(this.config.stateDir);
+    if (stateDir.accessibleToOthers) {
+      this.log.warn({ stateDir: stateDir.path }, 'state dir is accessible to group/others; chmod 700 it');
+    }
+    this.log.info(
+      {
+        version: AGENT_VERSION,
+        bootId: this.presence.bootId,
+        config: this.config.configPath,
+        stateDir: stateDir.path,
+        servers: this.config.natsServers.map(redactUrl),
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      },
+      'agent started',
+    );
+    this.presence.start();
+    this.connection.start();
+  }
+
+  /** Says goodbye if connected, drains and closes, within SHUTDOWN_DEADLINE_MS whatever the link does. */
+  stop(reason: string): Promise<StopResult> {
+    this.stopping ??= this.shutdown(reason);
+    return this.stopping;
+  }
+
+  private async shutdown(reason: string): Promise<StopResult> {
+    this.log.info({ reason }, 'shutting down');
+    this.presence.stop();
+    const goodbyePublished = this.presence.sendGoodbye(reason);
+    const deadline = new AbortController();
+    const closed = this.connection.close().then(
+      () => 'closed' as const,
+      (err: unknown) => {
+        this.log.warn({ err: errorMessage(err) }, 'closing the connection failed');
+        return 'closed' as const;
+      },
+    );
+    const expired = sleep(SHUTDOWN_DEADLINE_MS, 'expired' as const, { signal: deadline.signal }).catch(
+      () => 'closed' as const,
+    );
+    const outcome = await Promise.race([closed, expired]);
+    deadline.abort();
+    const timedOut = outcome === 'expired';
+    if (timedOut) this.log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline passed; exiting anyway');
+    this.log.info({ goodbyePublished, timedOut }, 'stopped');
+    return { goodbyePublished, timedOut };
+  }
+}

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { z } from 'zod';
+import { errorMessage, StartupError } from '../errors.js';
+import { type AgentConfig, AgentConfigFile } from './schema.js';
+
+/**
+ * Reads and validates the agent's config file. Every failure is a StartupError whose lines start with
+ * `config <absolute path>:` and name the field, e.g. `config /etc/outpost/agent.json: heartbeatIntervalMs: must be ≥ 100`.
+ */
+export async function loadConfig(path: string): Promise<AgentConfig> {
+  const configPath = resolve(path);
+  const where = `config ${configPath}`;
+
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StartupError('CONFIG_NOT_FOUND', [`${where}: file not found`], { cause: err });
+    throw new StartupError('CONFIG_UNREADABLE', [`${where}: cannot read: ${errorMessage(err)}`], { cause: err });
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new StartupError('CONFIG_INVALID_JSON', [`${where}: not valid JSON: ${errorMessage(err)}`], { cause: err });
+  }
+
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new StartupError('CONFIG_INVALID', [`${where}: must be a JSON object`]);
+  }
+  const parsed = AgentConfigFile.safeParse(json, { error: describeTypeIssue });
+  if (!parsed.success) {
+    throw new StartupError(
+      'CONFIG_INVALID',
+      issueLines(parsed.error).map((line) => `${where}: ${line}`),
+    );
+  }
+  const file = parsed.data;
+  return {
+    configPath,
+    deviceId: file.deviceId,
+    natsServers: file.natsUrls ?? (file.natsUrl ? [file.natsUrl] : []),
+    stateDir: resolve(dirname(configPath), file.stateDir),
+    heartbeatIntervalMs: file.heartbeatIntervalMs,
+    logLevel: file.logLevel,
+  };
+}
+
+/** zod's default type messages ("Invalid input: expected string, received undefined") made plain. */
+function describeTypeIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code !== 'invalid_type') return undefined;
+  if (issue.input === undefined) return 'required';
+  return `must be ${issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`;
+}
+
+const KNOWN_KEYS = Object.keys(AgentConfigFile.shape).join(', ');
+
+/** One `field: problem` line per issue; unknown keys get one line each, naming the key and the allowed ones. */
+function issueLines(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) => {
+    const field = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => `${key}: unknown key (allowed: ${KNOWN_KEYS})`);
+    }
+    return [field ? `${field}: ${issue.message}` : issue.message];
+  });
+}

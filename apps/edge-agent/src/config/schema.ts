@@ -1,0 +1,55 @@
+import { DeviceId } from '@outpost/protocol';
+import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../logger.js';
+
+export const HEARTBEAT_INTERVAL_DEFAULT_MS = 5_000;
+export const HEARTBEAT_INTERVAL_MIN_MS = 100;
+// The protocol's heartbeat schema allows at most an hour; a longer interval could never be sent.
+export const HEARTBEAT_INTERVAL_MAX_MS = 3_600_000;
+
+const NATS_URL_SCHEMES = ['nats:', 'tls:'];
+
+function isNatsUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return NATS_URL_SCHEMES.includes(url.protocol) && url.hostname !== '';
+}
+
+const NatsUrl = z.string().refine(isNatsUrl, 'must be a nats://host[:port] or tls://host[:port] URL');
+
+/** The config file as written: JSON, unknown keys rejected so a typo is an error rather than a silent default. */
+export const AgentConfigFile = z
+  .strictObject({
+    deviceId: DeviceId,
+    natsUrl: NatsUrl.optional(),
+    natsUrls: z.array(NatsUrl).min(1, 'must list at least one URL').optional(),
+    stateDir: z.string().min(1, 'must not be empty'),
+    heartbeatIntervalMs: z
+      .number()
+      .int('must be a whole number of milliseconds')
+      .min(HEARTBEAT_INTERVAL_MIN_MS, `must be ≥ ${HEARTBEAT_INTERVAL_MIN_MS}`)
+      .max(HEARTBEAT_INTERVAL_MAX_MS, `must be ≤ ${HEARTBEAT_INTERVAL_MAX_MS}`)
+      .default(HEARTBEAT_INTERVAL_DEFAULT_MS),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.natsUrl !== undefined && config.natsUrls !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['natsUrls'], message: 'give natsUrl or natsUrls, not both' });
+    }
+    if (config.natsUrl === undefined && config.natsUrls === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['natsUrl'], message: 'required (or natsUrls, a list of URLs)' });
+    }
+  });
+export type AgentConfigFile = z.input<typeof AgentConfigFile>;
+
+/** The config the agent runs with: defaults applied, servers as one list, paths absolute. */
+export interface AgentConfig {
+  /** Absolute path of the file it came from, for messages. */
+  readonly configPath: string;
+  readonly deviceId: string;
+  readonly natsServers: readonly string[];
+  /** Absolute; a relative stateDir in the file is resolved against the file's directory. */
+  readonly stateDir: string;
+  readonly heartbeatIntervalMs: number;
+  readonly logLevel: LogLevel;
+}

@@ -1,0 +1,1 @@
+export { Presence, type PresenceOptions } from './presence.js';

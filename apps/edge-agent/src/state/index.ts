@@ -1,0 +1,1 @@
+export { prepareStateDir, type StateDirInfo } from './state-dir.js';
