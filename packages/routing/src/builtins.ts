@@ -114,6 +114,7 @@ function power(base: number, exponent: number): number {
  * parentheses for negatives, `,` thousands separators, a decimal point and an exponent; also Infinity and NaN.
  */
 export function parseNumber(text: string): number {
+  if (isPlainDecimal(text)) return Number(text);
   let body = text.replace(/^[\t-\r ]+|[\t-\r ]+$/g, '');
   let negative = false;
   if (body.startsWith('(') && body.endsWith(')')) {
@@ -135,6 +136,39 @@ export function parseNumber(text: string): number {
   );
   const sign = negative || leadingSign === '-' || trailingSign === '-' ? -1 : 1;
   return sign * magnitude;
+}
+
+/**
+ * Fast path for the common case, `-12.5` or `3e4`: `[+-]digits[.digits][e[+-]digits]`, which JavaScript's Number()
+ * reads exactly like .NET. Avoids the regular expressions of the general case.
+ */
+function isPlainDecimal(text: string): boolean {
+  let at = 0;
+  const length = text.length;
+  const sign = text.charCodeAt(0);
+  if (sign === 43 || sign === 45) at++;
+  const integerStart = at;
+  while (at < length && isDigitCode(text.charCodeAt(at))) at++;
+  if (at === integerStart) return false;
+  if (text.charCodeAt(at) === 46) {
+    const fractionStart = ++at;
+    while (at < length && isDigitCode(text.charCodeAt(at))) at++;
+    if (at === fractionStart) return false;
+  }
+  const e = text.charCodeAt(at);
+  if (e === 101 || e === 69) {
+    at++;
+    const exponentSign = text.charCodeAt(at);
+    if (exponentSign === 43 || exponentSign === 45) at++;
+    const exponentStart = at;
+    while (at < length && isDigitCode(text.charCodeAt(at))) at++;
+    if (at === exponentStart) return false;
+  }
+  return at === length;
+}
+
+function isDigitCode(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 function stringPredicate(test: (text: string, fragment: string) => boolean): Signature {

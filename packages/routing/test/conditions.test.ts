@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseNumber } from '../src/builtins.js';
 import { compileCondition, RouteSyntaxError } from '../src/index.js';
 import { message } from './helpers.js';
 
@@ -294,5 +295,28 @@ describe('compile once, evaluate many', () => {
     for (const value of odd) {
       expect(['true', 'false', 'undefined']).toContain(condition.evaluate(value as never));
     }
+  });
+});
+
+describe('as_number reads numbers the way .NET does', () => {
+  it.each([
+    ['3', 3],
+    ['-12.5', -12.5],
+    ['+5', 5],
+    ['5-', -5],
+    ['1E+3', 1000],
+    [' 1,234 ', 1234],
+    ['(7)', -7],
+    ['1.', 1],
+    ['.5', 0.5],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['-infinity', Number.NEGATIVE_INFINITY],
+    ['10e1000', Number.POSITIVE_INFINITY],
+  ])('%j is %d', (text, expected) => {
+    expect(parseNumber(text)).toBe(expected);
+  });
+
+  it.each(['', '.', '0x10', '1_0', '1e', 'e1', 'NaN', '- 5', '12abc', '+5-'])('%j is not a number', (text) => {
+    expect(parseNumber(text)).toBeNaN();
   });
 });
