@@ -19,28 +19,27 @@ export interface AppDependencies {
  * What every feature module may inject: config, logger, database and the NATS connection. They are made (and closed)
  * by createApp, outside Nest, so start-up and shutdown run in a stated order.
  */
-// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with a static register()
 @Global()
 @Module({})
-class CoreModule {
-  static register(deps: AppDependencies): DynamicModule {
-    const providers = [
-      { provide: APP_CONFIG, useValue: deps.config },
-      { provide: LOGGER, useValue: deps.logger },
-      { provide: DATABASE, useValue: deps.database.db },
-      { provide: NATS_CONNECTION, useValue: deps.nats },
-    ];
-    return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
-  }
+class CoreModule {}
+
+function coreModule(deps: AppDependencies): DynamicModule {
+  const providers = [
+    { provide: APP_CONFIG, useValue: deps.config },
+    { provide: LOGGER, useValue: deps.logger },
+    { provide: DATABASE, useValue: deps.database.db },
+    { provide: NATS_CONNECTION, useValue: deps.nats },
+  ];
+  return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
 }
 
-// biome-ignore lint/complexity/noStaticOnlyClass: a Nest dynamic module is a class with a static register()
 @Module({})
-export class AppModule {
-  static register(deps: AppDependencies): DynamicModule {
-    return {
-      module: AppModule,
-      imports: [CoreModule.register(deps), AuthModule, HealthModule, DevicesModule, PresenceModule],
-    };
-  }
+export class AppModule {}
+
+/** The whole API as one Nest module, wired to dependencies made outside Nest. */
+export function appModule(deps: AppDependencies): DynamicModule {
+  return {
+    module: AppModule,
+    imports: [coreModule(deps), AuthModule, HealthModule, DevicesModule, PresenceModule],
+  };
 }

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { OutpostExceptionFilter } from './api/exception-filter.js';
 import { jsonBodyErrorHandler } from './api/json-body.js';
-import { AppModule } from './app.module.js';
+import { appModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { openDatabase } from './database/database.js';
 import { createLogger, type Logger, PinoNestLogger } from './logging/logger.js';
@@ -38,7 +38,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     logger.info({ database: database.kind }, 'database migrated');
     nats.start();
 
-    app = await NestFactory.create<NestExpressApplication>(AppModule.register({ config, logger, database, nats }), {
+    app = await NestFactory.create<NestExpressApplication>(appModule({ config, logger, database, nats }), {
       logger: new PinoNestLogger(logger),
       // Registered below, followed by the handler that turns a malformed body into the error body.
       bodyParser: false,

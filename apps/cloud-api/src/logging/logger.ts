@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { LogLevel } from '../config/config.js';
 
 export type { Logger } from 'pino';
@@ -7,9 +7,9 @@ export type { Logger } from 'pino';
 /** Nest injection token for the root pino logger. */
 export const LOGGER = Symbol('LOGGER');
 
-/** JSON logs on stdout. Bearer tokens are redacted wherever they might appear. */
-export function createLogger(level: LogLevel): Logger {
-  return pino({
+/** JSON logs on stdout (or `destination`). Bearer tokens are redacted wherever they might appear. */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'cloud-api' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -24,7 +24,8 @@ export function createLogger(level: LogLevel): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 // Nest's start-up chatter (one line per module and route) is useful only when debugging.

@@ -1,0 +1,191 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AgentGoodbyeV1,
+  AgentHeartbeatV1,
+  AgentHelloV1,
+  DevicePresenceChangedV1,
+  decodeMessage,
+  encodeMessage,
+  type MessageData,
+  subjects,
+} from '@outpost/protocol';
+import { waitFor } from '@outpost/testing';
+import { connect, type NatsConnection } from 'nats';
+import { createApp, type RunningApp } from '../src/app.js';
+import { type AppConfig, loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/logging/logger.js';
+
+/** Every JSON log line an in-process app wrote, parsed. */
+export class LogCapture {
+  readonly lines: Record<string, unknown>[] = [];
+  write(line: string): void {
+    this.lines.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  find(predicate: (line: Record<string, unknown>) => boolean): Record<string, unknown> | undefined {
+    return this.lines.find(predicate);
+  }
+}
+
+export interface TestApp {
+  running: RunningApp;
+  url: string;
+  logs: LogCapture;
+  /** The bootstrap admin token the app wrote on first start. */
+  adminToken: string;
+  tokenFile: string;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  natsUrl: string;
+  databaseUrl: string;
+  env?: Record<string, string>;
+  /** Share a token file between replicas (defaults to a fresh one). */
+  tokenFile?: string;
+}
+
+/** Starts the API in-process on a free port, with its logs captured and a bootstrap admin token. */
+export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
+  const tokenDir = options.tokenFile ? null : mkdtempSync(join(tmpdir(), 'outpost-token-'));
+  const tokenFile = options.tokenFile ?? join(tokenDir ?? '', 'secrets', 'admin-token');
+  const config: AppConfig = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    NATS_URL: options.natsUrl,
+    DATABASE_URL: options.databaseUrl,
+    LOG_LEVEL: 'debug',
+    OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
+    ...options.env,
+  });
+  const logs = new LogCapture();
+  const running = await createApp(config, { logger: createLogger(config.logLevel, logs) });
+  return {
+    running,
+    url: running.url,
+    logs,
+    adminToken: readFileSync(tokenFile, 'utf8').trim(),
+    tokenFile,
+    async close() {
+      await running.close();
+      if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function api(
+  app: { url: string },
+  path: string,
+  init: { method?: string; token?: string | null; body?: unknown; rawBody?: string } = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const headers: Record<string, string> = {};
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: string | undefined;
+  if (init.rawBody !== undefined) body = init.rawBody;
+  else if (init.body !== undefined) body = JSON.stringify(init.body);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${app.url}${path}`, { method: init.method ?? 'GET', headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (e.g. the Swagger UI page): keep the text
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+/** A simulated agent speaking the protocol on its own device subjects. */
+export class FakeAgent {
+  private seq = 0;
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly deviceId: string,
+    readonly heartbeatIntervalMs = 200,
+    readonly bootId = `boot-${Math.random().toString(36).slice(2)}`,
+    readonly agentVersion = '0.1.0',
+  ) {}
+
+  hello(): void {
+    this.nc.publish(
+      subjects.device.hello(this.deviceId),
+      encodeMessage(AgentHelloV1, {
+        agentVersion: this.agentVersion,
+        bootId: this.bootId,
+        startedAt: new Date().toISOString(),
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+      }),
+    );
+  }
+
+  heartbeat(): void {
+    this.nc.publish(
+      subjects.device.heartbeat(this.deviceId),
+      encodeMessage(AgentHeartbeatV1, {
+        agentVersion: this.agentVersion,
+        bootId: this.bootId,
+        seq: this.seq++,
+        sentAt: new Date().toISOString(),
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+        uptimeSec: this.seq,
+      }),
+    );
+  }
+
+  goodbye(): void {
+    this.nc.publish(
+      subjects.device.goodbye(this.deviceId),
+      encodeMessage(AgentGoodbyeV1, { bootId: this.bootId, reason: 'shutdown' }),
+    );
+  }
+
+  /** Heartbeats every `everyMs` until the returned function is called. */
+  keepBeating(everyMs: number): () => void {
+    const timer = setInterval(() => this.heartbeat(), everyMs);
+    return () => clearInterval(timer);
+  }
+}
+
+export type PresenceEvent = MessageData<typeof DevicePresenceChangedV1>;
+
+/** Collects every presence event the API publishes. */
+export function watchPresence(nc: NatsConnection): PresenceEvent[] {
+  const events: PresenceEvent[] = [];
+  nc.subscribe(subjects.events.devicePresence, {
+    callback: (err, msg) => {
+      if (!err) events.push(decodeMessage(DevicePresenceChangedV1, msg.data));
+    },
+  });
+  return events;
+}
+
+export function natsClient(url: string): Promise<NatsConnection> {
+  return connect({ servers: url, name: 'cloud-api-test' });
+}
+
+export interface DeviceBody {
+  id: string;
+  status: 'online' | 'offline';
+  lastSeen: string | null;
+  agentVersion: string | null;
+  tags: Record<string, string>;
+  createdAt: string;
+}
+
+/** Waits until GET /api/v1/devices/:id shows the device with this status. */
+export function waitForStatus(
+  app: { url: string },
+  token: string,
+  deviceId: string,
+  status: 'online' | 'offline',
+  timeoutMs = 20_000,
+): Promise<DeviceBody> {
+  return waitFor(
+    async () => {
+      const { status: http, body } = await api(app, `/api/v1/devices/${deviceId}`, { token });
+      return http === 200 && (body as DeviceBody).status === status ? (body as DeviceBody) : null;
+    },
+    { timeoutMs, intervalMs: 50, what: `device ${deviceId} ${status}` },
+  );
+}
