@@ -55,7 +55,10 @@ export class Agent {
   async start(): Promise<void> {
     const stateDir = await prepareStateDir(this.config.stateDir);
     if (stateDir.accessibleToOthers) {
-      this.log.warn({ stateDir: stateDir.path }, 'state dir is accessible to group/others; chmod 700 it');
+      this.log.warn(
+        { code: 'STATE_DIR_PERMISSIONS', stateDir: stateDir.path },
+        'state dir is accessible to group/others; chmod 700 it',
+      );
     }
     this.log.info(
       {
@@ -86,7 +89,7 @@ export class Agent {
     const closed = this.connection.close().then(
       () => 'closed' as const,
       (err: unknown) => {
-        this.log.warn({ err: errorMessage(err) }, 'closing the connection failed');
+        this.log.warn({ code: 'NATS_CLOSE_FAILED', err: errorMessage(err) }, 'closing the connection failed');
         return 'closed' as const;
       },
     );
@@ -96,7 +99,12 @@ export class Agent {
     const outcome = await Promise.race([closed, expired]);
     deadline.abort();
     const timedOut = outcome === 'expired';
-    if (timedOut) this.log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline passed; exiting anyway');
+    if (timedOut) {
+      this.log.warn(
+        { code: 'SHUTDOWN_DEADLINE', deadlineMs: SHUTDOWN_DEADLINE_MS },
+        'shutdown deadline passed; exiting anyway',
+      );
+    }
     this.log.info({ goodbyePublished, timedOut }, 'stopped');
     return { goodbyePublished, timedOut };
   }

@@ -6,15 +6,14 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
- * JSON lines on stdout, one object per event. pino writes to stdout synchronously by default, so the last lines
+ * JSON lines on stdout, one object per event; warnings and errors carry a `code`. pino writes to stdout synchronously by default, so the last lines
  * before `process.exit` (goodbye, shutdown) are not lost. `deviceId` is on every line so logs from many agents can be
  * merged (the dev orchestrator runs several).
  */
 export function createLogger(options: { level: LogLevel; deviceId: string }): Logger {
   return pino({
-    name: 'outpost-agent',
     level: options.level,
-    base: { pid: process.pid, deviceId: options.deviceId },
+    base: { service: 'outpost-agent', pid: process.pid, deviceId: options.deviceId },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }

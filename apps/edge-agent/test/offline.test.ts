@@ -50,7 +50,12 @@ describe('when NATS is unreachable', () => {
 
     const retries = await waitForLog(agent.proc, 'connect failed; retrying', 2);
     expect(retries.map((line) => line.attempt)).toEqual([1, 2]);
-    expect(retries[0]).toMatchObject({ level: 40, code: 'CONNECTION_REFUSED', servers: `nats://127.0.0.1:${port}` });
+    expect(retries[0]).toMatchObject({
+      level: 40,
+      code: 'NATS_CONNECT_FAILED',
+      natsCode: 'CONNECTION_REFUSED',
+      servers: `nats://127.0.0.1:${port}`,
+    });
     expect(isAlive(agent.proc.pid)).toBe(true);
 
     const server = await startServer(port);

@@ -110,7 +110,14 @@ export class AgentConnection {
         if (this.stopping.signal.aborted) return;
         const retryInMs = backoffDelayMs(attempt, FIRST_CONNECT_BACKOFF);
         this.log.warn(
-          { attempt, retryInMs, servers: this.serverList(), code: natsErrorCode(err), err: errorMessage(err) },
+          {
+            code: 'NATS_CONNECT_FAILED',
+            attempt,
+            retryInMs,
+            servers: this.serverList(),
+            natsCode: natsErrorCode(err),
+            err: errorMessage(err),
+          },
           'connect failed; retrying',
         );
         try {
@@ -146,7 +153,7 @@ export class AgentConnection {
       try {
         listener(event);
       } catch (err) {
-        this.log.error({ err: errorMessage(err) }, 'connected listener failed');
+        this.log.error({ code: 'LISTENER_FAILED', err: errorMessage(err) }, 'connected listener failed');
       }
     }
   }
@@ -158,7 +165,7 @@ export class AgentConnection {
         case Events.Disconnect:
           this.connected = false;
           reconnectAttempt = 0;
-          this.log.warn({ server: statusText(status) }, 'disconnected');
+          this.log.warn({ code: 'NATS_DISCONNECTED', server: statusText(status) }, 'disconnected');
           break;
         case Events.Reconnect:
           this.connected = true;
@@ -169,10 +176,16 @@ export class AgentConnection {
           this.log.debug({ server: statusText(status), attempt: reconnectAttempt }, 'reconnecting');
           break;
         case Events.LDM:
-          this.log.warn({ server: nc.getServer() }, 'server is shutting down (lame duck mode); will move to another');
+          this.log.warn(
+            { code: 'NATS_LAME_DUCK', server: nc.getServer() },
+            'server is shutting down (lame duck mode); will move to another',
+          );
           break;
         case Events.Error:
-          this.log.warn({ server: nc.getServer(), err: statusText(status) }, 'server reported an error');
+          this.log.warn(
+            { code: 'NATS_SERVER_ERROR', server: nc.getServer(), err: statusText(status) },
+            'server reported an error',
+          );
           break;
         case Events.Update:
           this.log.debug({ servers: status.data }, 'cluster servers changed');
@@ -189,7 +202,10 @@ export class AgentConnection {
     this.connected = false;
     if (this.stopping.signal.aborted) return;
     // The client gave up (it should not, with unlimited reconnects); the agent must not, so start over.
-    this.log.error({ err: err ? errorMessage(err) : undefined }, 'connection closed unexpectedly; connecting again');
+    this.log.error(
+      { code: 'NATS_CLOSED', err: err ? errorMessage(err) : undefined },
+      'connection closed unexpectedly; connecting again',
+    );
     this.nc = null;
     void this.connectUntilConnected();
   }

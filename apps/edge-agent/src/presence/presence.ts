@@ -85,7 +85,7 @@ export class Presence {
       this.log.debug({ seq: this.heartbeatSeq }, 'heartbeat sent');
     } catch (err) {
       // A publish can fail while the client is mid-close; the next tick tries again.
-      this.log.warn({ err: errorMessage(err) }, 'heartbeat not sent');
+      this.log.warn({ code: 'HEARTBEAT_FAILED', err: errorMessage(err) }, 'heartbeat not sent');
     }
   }
 }
