@@ -1,0 +1,21 @@
+import Link from 'next/link';
+import { NavLink } from '@/components/nav-link';
+
+export function SiteHeader() {
+  return (
+    <header className="site-header">
+      <div className="site-header__inner">
+        <Link href="/devices" className="brand" aria-label="Outpost home">
+          <svg className="brand__mark" viewBox="0 0 24 24" aria-hidden="true">
+            <path d="M12 2 21 7v10l-9 5-9-5V7z" fill="currentColor" opacity="0.25" />
+            <path d="M12 6.5 16.5 9v6L12 17.5 7.5 15V9z" fill="currentColor" />
+          </svg>
+          <span className="brand__name">Outpost</span>
+        </Link>
+        <nav className="site-nav" aria-label="Main">
+          <NavLink href="/devices">Devices</NavLink>
+        </nav>
+      </div>
+    </header>
+  );
+}
