@@ -79,8 +79,8 @@ export function compileCondition(text: string, options: CompileOptions = {}): Co
   if (typeof text !== 'string') throw new TypeError('condition must be a string');
   const context: Context = {
     text,
-    body: options.body === true,
-    twinChangeIncludes: options.twinChangeIncludes === true,
+    body: options?.body === true,
+    twinChangeIncludes: options?.twinChangeIncludes === true,
   };
   const tree: ConditionNode = parseCondition(text);
   const compiled = tree.kind === 'empty' ? UNDEFINED_CONSTANT : compileExpression(tree, context);
