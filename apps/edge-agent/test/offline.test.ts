@@ -49,7 +49,7 @@ describe('when NATS is unreachable', () => {
     const agent = await startAgent({ natsUrl: `nats://127.0.0.1:${port}`, deviceId });
 
     const retries = await waitForLog(agent.proc, 'connect failed; retrying', 2);
-    expect(retries.map((line) => line.attempt)).toEqual([1, 2]);
+    expect(retries.slice(0, 2).map((line) => line.attempt)).toEqual([1, 2]);
     expect(retries[0]).toMatchObject({
       level: 40,
       code: 'NATS_CONNECT_FAILED',
