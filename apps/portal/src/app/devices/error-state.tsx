@@ -22,7 +22,7 @@ export function ErrorState({ error, stale = false }: { error: ErrorBody; stale?:
       </svg>
       <div>
         <p className={styles.errorTitle}>
-          {title} <span className={styles.errorCode}>({error.code})</span>
+          {title} <span className={styles.errorCode}>{`(${error.code})`}</span>
         </p>
         <p className={styles.errorMessage}>
           {error.message}
