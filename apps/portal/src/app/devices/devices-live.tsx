@@ -12,10 +12,13 @@ import styles from './devices.module.css';
 import { ErrorState } from './error-state';
 
 type StreamState = 'connecting' | 'live' | 'reconnecting' | 'closed';
+/** What the indicator shows: the stream's state, except that a connected stream relaying API errors is not "Live". */
+type IndicatorState = StreamState | 'stalled';
 
-const STREAM_LABELS: Record<StreamState, string> = {
+const INDICATOR_LABELS: Record<IndicatorState, string> = {
   connecting: 'Connecting…',
   live: 'Live',
+  stalled: 'Waiting for the cloud API…',
   reconnecting: 'Reconnecting…',
   closed: 'Updates stopped — reload the page',
 };
@@ -60,6 +63,8 @@ export function DevicesLive({ query, initialPage, initialError, renderedAt }: De
     return () => source.close();
   }, [search]);
 
+  const indicator: IndicatorState = stream === 'live' && error ? 'stalled' : stream;
+
   return (
     <section className={styles.panel} aria-label="Devices">
       <div className={styles.toolbar}>
@@ -89,9 +94,9 @@ export function DevicesLive({ query, initialPage, initialError, renderedAt }: De
             Filter
           </button>
         </Form>
-        <span className={styles.streamState} data-state={stream} role="status" aria-live="polite">
+        <span className={styles.streamState} data-state={indicator} role="status" aria-live="polite">
           <span className={styles.streamDot} aria-hidden="true" />
-          {STREAM_LABELS[stream]}
+          {INDICATOR_LABELS[indicator]}
         </span>
       </div>
 

@@ -1,0 +1,107 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulatedDevice } from './support/simulated-device';
+import { type PortalStack, stackUnavailableReason, startPortalStack } from './support/stack';
+
+/*
+ * The Devices page in a real browser (Debian's chromium driven by playwright-core) against the real cloud API: a
+ * device turns online and then offline on screen, with no reload.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = '/tmp/portal-devices.png';
+const HEARTBEAT_MS = 300;
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const skipReason = existsSync(CHROMIUM)
+  ? stackUnavailableReason()
+  : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+if (skipReason) console.warn(`skipping portal browser test: ${skipReason}`);
+
+describe.skipIf(skipReason)('Devices page in a browser', () => {
+  let stack: PortalStack;
+  let userDataDir: string;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    stack = await startPortalStack();
+    userDataDir = mkdtempSync(join(tmpdir(), 'outpost-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 720 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await stack?.stop();
+  });
+
+  it('shows a device turning online, then offline, without reloading', async () => {
+    // Devices registered through the REST API, so the table has tags to show next to the live one.
+    for (const [id, tags] of [
+      ['gateway-berlin-01', { site: 'berlin', role: 'gateway' }],
+      ['sensor-hub-07', { site: 'plant-7' }],
+    ] as const) {
+      const created = await fetch(`${stack.apiUrl}/api/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, tags }),
+      });
+      expect(created.status).toBe(201);
+    }
+    const neighbour = startSimulatedDevice(stack.devices, 'gateway-berlin-01', {
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      agentVersion: '1.3.0',
+    });
+
+    try {
+      await page.goto(`${stack.portalUrl}/`);
+      expect(new URL(page.url()).pathname).toBe('/devices');
+      await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 60_000 });
+      // Marks this document: a reload or a full navigation would lose it.
+      await page.evaluate(() => {
+        document.documentElement.dataset.testDocument = 'first-load';
+      });
+
+      const row = page.locator('tr[data-device-id="press-line-3"]');
+      expect(await row.count()).toBe(0);
+      const device = startSimulatedDevice(stack.devices, 'press-line-3', {
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        agentVersion: '1.4.2',
+      });
+      try {
+        await row.and(page.locator('[data-status="online"]')).waitFor({ timeout: 60_000 });
+        expect(await row.getByText('Online', { exact: true }).isVisible()).toBe(true);
+        expect(await row.getByText('1.4.2').isVisible()).toBe(true);
+        await page.locator('tr[data-device-id="gateway-berlin-01"][data-status="online"]').waitFor({ timeout: 60_000 });
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      } finally {
+        device.stopHeartbeats();
+      }
+
+      await row.and(page.locator('[data-status="offline"]')).waitFor({ timeout: 60_000 });
+      expect(await row.getByText('Offline', { exact: true }).isVisible()).toBe(true);
+      expect(await page.evaluate(() => document.documentElement.dataset.testDocument)).toBe('first-load');
+    } finally {
+      neighbour.stopHeartbeats();
+    }
+  });
+});
