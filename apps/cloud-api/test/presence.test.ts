@@ -9,7 +9,6 @@ import {
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PresenceRepository } from '../src/presence/presence.repository.js';
-import { PresenceService } from '../src/presence/presence.service.js';
 import {
   api,
   type DeviceBody,
@@ -139,26 +138,27 @@ describe('presence from agent messages', () => {
   });
 
   it('ignores a goodbye from an older agent process once a newer one said hello', async () => {
-    const oldBoot = new FakeAgent(nc, 'reboot-01', 600_000, 'boot-old');
-    const newBoot = new FakeAgent(nc, 'reboot-01', 600_000, 'boot-new');
+    const oldBoot = new FakeAgent(nc, 'reboot-01', 600_000, 'boot-old', '1.0.0');
+    const newBoot = new FakeAgent(nc, 'reboot-01', 600_000, 'boot-new', '2.0.0');
     oldBoot.hello();
     await waitForStatus(app, app.adminToken, 'reboot-01', 'online');
     newBoot.hello();
-    const presence = app.running.app.get(PresenceService);
     await waitFor(
-      async () => {
-        await presence.flush();
-        return (
-          (await app.running.app.get(PresenceRepository).markOffline('reboot-01', 'boot-old', new Date())) === null
-        );
-      },
-      { what: "the old boot's goodbye to be refused once the new hello is stored" },
+      async () =>
+        ((await api(app, '/api/v1/devices/reboot-01', { token: app.adminToken })).body as DeviceBody).agentVersion ===
+        '2.0.0',
+      { what: 'the new boot to be recorded' },
     );
+    // The old process's goodbye, arriving late, is refused.
+    const refused = await app.running.app.get(PresenceRepository).markOffline('reboot-01', 'boot-old', new Date());
+    expect(refused).toBeNull();
     expect(((await api(app, '/api/v1/devices/reboot-01', { token: app.adminToken })).body as DeviceBody).status).toBe(
       'online',
     );
     newBoot.goodbye();
     await waitForStatus(app, app.adminToken, 'reboot-01', 'offline', 10_000);
+    await waitFor(() => eventsFor('reboot-01', 'offline').length > 0, { what: 'offline event' });
+    await nc.flush();
     expect(eventsFor('reboot-01', 'offline')).toHaveLength(1);
   });
 
