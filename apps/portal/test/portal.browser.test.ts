@@ -35,6 +35,8 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
   let userDataDir: string;
   let context: BrowserContext;
   let page: Page;
+  /** Console errors and uncaught exceptions (hydration mismatches show up here). */
+  const browserErrors: string[] = [];
 
   beforeAll(async () => {
     stack = await startPortalStack();
@@ -46,6 +48,10 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
       viewport: { width: 1280, height: 720 },
     });
     page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (message) => {
+      if (message.type() === 'error') browserErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => browserErrors.push(error.message));
   });
 
   afterAll(async () => {
@@ -100,6 +106,7 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
       await row.and(page.locator('[data-status="offline"]')).waitFor({ timeout: 60_000 });
       expect(await row.getByText('Offline', { exact: true }).isVisible()).toBe(true);
       expect(await page.evaluate(() => document.documentElement.dataset.testDocument)).toBe('first-load');
+      expect(browserErrors).toEqual([]);
     } finally {
       neighbour.stopHeartbeats();
     }

@@ -119,6 +119,32 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
     }
   });
 
+  it('pages through devices with the API cursor', async () => {
+    const prefix = uniqueId('pager');
+    for (const suffix of ['a', 'b', 'c']) {
+      const created = await fetch(`${stack.apiUrl}/api/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `${prefix}-${suffix}` }),
+      });
+      expect(created.status).toBe(201);
+    }
+
+    const first = await getHtml(`/devices?idPrefix=${prefix}&limit=2`);
+    expect(deviceRow(first, `${prefix}-a`)).not.toBeNull();
+    expect(deviceRow(first, `${prefix}-b`)).not.toBeNull();
+    expect(deviceRow(first, `${prefix}-c`)).toBeNull();
+    const nextLink = first.match(/<a[^>]*rel="next"[^>]*>/)?.[0];
+    const nextHref = nextLink?.match(/href="([^"]+)"/)?.[1]?.replaceAll('&amp;', '&');
+    expect(nextHref).toBeDefined();
+
+    const second = await getHtml(nextHref ?? '');
+    expect(deviceRow(second, `${prefix}-c`)).not.toBeNull();
+    expect(deviceRow(second, `${prefix}-a`)).toBeNull();
+    expect(second).not.toMatch(/rel="next"/);
+    expect(second).toContain('First page');
+  });
+
   it('rejects a stream with an invalid filter, naming the field', async () => {
     const response = await fetch(`${stack.portalUrl}/api/devices/stream?status=asleep`);
     expect(response.status).toBe(400);
