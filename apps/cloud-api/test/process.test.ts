@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeMessage, rpc } from '@outpost/protocol';
 import {
@@ -120,9 +123,12 @@ describe('the built app as a process', () => {
 
   it('writes buffered heartbeats to the database when it shuts down', async () => {
     const server = await startNatsServer();
+    const tokenDir = mkdtempSync(join(tmpdir(), 'outpost-shutdown-'));
+    const tokenFile = join(tokenDir, 'admin-token');
     const app = await startTestApp({
       natsUrl: server.url,
       databaseUrl: database.url,
+      tokenFile,
       // Far longer than the test: only the shutdown flush can write this heartbeat.
       env: { PRESENCE_FLUSH_INTERVAL_MS: '60000' },
     });
@@ -136,7 +142,7 @@ describe('the built app as a process', () => {
       await ask();
       await app.close();
       // A fresh instance on the same database (PGlite allows one process at a time) reads it back.
-      const after = await startTestApp({ natsUrl: server.url, databaseUrl: database.url, tokenFile: app.tokenFile });
+      const after = await startTestApp({ natsUrl: server.url, databaseUrl: database.url, tokenFile });
       try {
         const { body } = await api(after, '/api/v1/devices/last-words', { token: app.adminToken });
         expect(body).toMatchObject({ id: 'last-words', status: 'online' });
@@ -147,6 +153,7 @@ describe('the built app as a process', () => {
       await nc.close();
       await app.close();
       await server.stop();
+      rmSync(tokenDir, { recursive: true, force: true });
     }
   });
 });
