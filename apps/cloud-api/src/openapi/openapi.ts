@@ -54,9 +54,14 @@ function referencedIds(definition: JsonSchema): string[] {
 class ComponentRegistry {
   readonly schemas: Record<string, JsonSchema> = {};
 
-  /** The JSON Schema of `schema` with every identified part replaced by a component reference. */
-  reference(schema: z.ZodType, io: Io): JsonSchema {
+  /**
+   * The JSON Schema of `schema` with every identified part replaced by a component reference. With `inlineRoot`, the
+   * schema itself is returned whole rather than as a reference (query and path objects become parameters, not
+   * components).
+   */
+  reference(schema: z.ZodType, io: Io, { inlineRoot = false } = {}): JsonSchema {
     const { root, defs } = convert(schema, io);
+    const rootId = typeof root.$ref === 'string' ? root.$ref.slice('#/$defs/'.length) : undefined;
     const inputOnly = new Set<string>();
     if (io === 'input') {
       const output = convert(schema, 'output').defs;
@@ -86,16 +91,20 @@ class ComponentRegistry {
         ),
       );
     };
-    for (const [id, definition] of Object.entries(defs)) this.schemas[nameOf(id)] = rewrite(definition) as JsonSchema;
-    return rewrite(root) as JsonSchema;
+    for (const [id, definition] of Object.entries(defs)) {
+      if (inlineRoot && id === rootId) continue;
+      this.schemas[nameOf(id)] = rewrite(definition) as JsonSchema;
+    }
+    const rootDefinition = inlineRoot && rootId !== undefined ? defs[rootId] : undefined;
+    return rewrite(rootDefinition ?? root) as JsonSchema;
   }
 }
 
 function parametersOf(schema: z.ZodObject, location: 'query' | 'path', registry: ComponentRegistry): JsonSchema[] {
-  const json = registry.reference(schema, 'input');
-  const resolved = (
-    typeof json.$ref === 'string' ? registry.schemas[json.$ref.replace('#/components/schemas/', '')] : json
-  ) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  const resolved = registry.reference(schema, 'input', { inlineRoot: true }) as {
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+  };
   return Object.entries(resolved.properties ?? {}).map(([name, property]) => {
     const { description, ...propertySchema } = property;
     return {
