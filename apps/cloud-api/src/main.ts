@@ -53,6 +53,16 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // A bug that escapes every handler: say what it was, with a code, and let the orchestrator restart us.
+  const crash = (kind: string) => (err: unknown) => {
+    logger.fatal(
+      { code: 'UNCAUGHT_ERROR', kind, err: err instanceof Error ? { message: err.message, stack: err.stack } : err },
+      'cloud-api crashed',
+    );
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash('uncaughtException'));
+  process.on('unhandledRejection', crash('unhandledRejection'));
 }
 
 await main();

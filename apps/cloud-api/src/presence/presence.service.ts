@@ -21,6 +21,8 @@ export class PresenceService implements OnApplicationBootstrap {
   private flushTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Failing since the last success: a database outage logs once, not on every tick. */
+  private readonly failing = { flush: false, sweep: false };
   private readonly log: Logger;
 
   constructor(
@@ -84,15 +86,13 @@ export class PresenceService implements OnApplicationBootstrap {
     this.buffer = new Map();
     try {
       const online = await this.repository.recordSeen(batch);
+      this.recovered('flush');
       this.log.debug({ devices: batch.length, cameOnline: online.length }, 'presence flushed');
       if (online.length > 0) this.announce(online, 'online');
     } catch (err) {
       // Keep the sightings for the next flush (unless newer ones arrived meanwhile).
       for (const seen of batch) this.recordSeen(seen);
-      this.log.error(
-        { code: 'PRESENCE_FLUSH_FAILED', devices: batch.length, err: errorMessage(err) },
-        'could not write presence; will retry',
-      );
+      this.failed('flush', 'PRESENCE_FLUSH_FAILED', err, { devices: batch.length });
     }
   }
 
@@ -126,11 +126,28 @@ export class PresenceService implements OnApplicationBootstrap {
     if (this.stopped) return;
     this.sweepTimer = setTimeout(() => {
       void this.track(this.sweep())
-        .catch((err: unknown) => {
-          this.log.error({ code: 'PRESENCE_SWEEP_FAILED', err: errorMessage(err) }, 'presence sweep failed');
-        })
+        .then(
+          () => this.recovered('sweep'),
+          (err: unknown) => this.failed('sweep', 'PRESENCE_SWEEP_FAILED', err),
+        )
         .finally(() => this.scheduleSweep());
     }, this.config.presence.sweepIntervalMs);
+  }
+
+  private failed(task: 'flush' | 'sweep', code: string, err: unknown, context: Record<string, unknown> = {}): void {
+    const fields = { code, ...context, err: errorMessage(err) };
+    if (this.failing[task]) {
+      this.log.debug(fields, `presence ${task} still failing`);
+      return;
+    }
+    this.failing[task] = true;
+    this.log.error(fields, `presence ${task} failed; retrying every interval`);
+  }
+
+  private recovered(task: 'flush' | 'sweep'): void {
+    if (!this.failing[task]) return;
+    this.failing[task] = false;
+    this.log.info(`presence ${task} works again`);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
