@@ -109,6 +109,5 @@ export async function pingDatabase(db: Database, timeoutMs: number): Promise<voi
   }
 }
 
-/** Nest injection tokens. */
+/** Nest injection token for the drizzle database. */
 export const DATABASE = Symbol('DATABASE');
-export const DATABASE_HANDLE = Symbol('DATABASE_HANDLE');
