@@ -876,7 +876,7 @@ function checkAgentSchemaVersion(version: unknown, path: Path, errors: ManifestI
   if (typeof version !== 'string') {
     errors.push({
       path: at,
-      message: `required: the $edgeAgent schema version ("1.0" or "1.1"), got ${kindOf(version)}`,
+      message: versionMessage('the $edgeAgent schema version ("1.0" or "1.1")', version),
     });
     return;
   }
@@ -895,7 +895,7 @@ function checkHubSchemaVersion(version: unknown, path: Path, errors: ManifestIss
   if (typeof version !== 'string') {
     errors.push({
       path: at,
-      message: `required: the $edgeHub schema version ("1.0" to "1.3"), got ${kindOf(version)}`,
+      message: versionMessage('the $edgeHub schema version ("1.0" to "1.3")', version),
     });
     return undefined;
   }
@@ -911,7 +911,12 @@ function checkHubSchemaVersion(version: unknown, path: Path, errors: ManifestIss
   return { minor };
 }
 
+function versionMessage(what: string, version: unknown): string {
+  return version === undefined ? `required: ${what}` : `expected ${what}, got ${kindOf(version)}`;
+}
+
 function kindOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;

@@ -58,9 +58,7 @@ function write(value: unknown, path: JsonPathSegment[], ancestors: Set<object>, 
     // A for loop rather than forEach, which would skip the holes of a sparse array instead of rejecting them.
     for (let index = 0; index < container.length; index++) {
       if (index > 0) parts.push(',');
-      const element: unknown = container[index];
-      if (element === undefined) fail(`element ${index} is undefined`);
-      write(element, [...path, index], ancestors, parts);
+      write(container[index], [...path, index], ancestors, parts);
     }
     parts.push(']');
   } else {

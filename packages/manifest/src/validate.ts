@@ -65,7 +65,13 @@ function validate(input: unknown, layer: boolean, effective: boolean): Validatio
   const parsed = schema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     const newerMinor = newerMinorVersion(input.schemaVersion);
-    for (const issue of parsed.error.issues) errors.push(...describeIssue(issue, [], { schema, input, newerMinor }));
+    // A value already reported by inspectStructure (a Date, say) would otherwise be reported twice.
+    const reported = new Set(structure.errors.map((issue) => issue.path));
+    for (const issue of parsed.error.issues) {
+      for (const described of describeIssue(issue, [], { schema, input, newerMinor })) {
+        if (!reported.has(described.path)) errors.push(described);
+      }
+    }
   }
   checkModuleNameCase(input, errors);
   checkRoutes(input, layer, effective, errors, warnings);
