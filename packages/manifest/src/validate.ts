@@ -5,7 +5,7 @@
 import { compileRoutes, RouteSyntaxError } from '@outpost/routing';
 import { z } from 'zod';
 import { formatJsonPath, type JsonPathSegment } from './json-path.js';
-import { Layer, MANIFEST_SCHEMA_MINOR, MANIFEST_SCHEMA_VERSION, Manifest } from './schema.js';
+import { Layer, MANIFEST_SCHEMA_MINOR, MANIFEST_SCHEMA_VERSION, Manifest, Module, ModuleName } from './schema.js';
 
 /** One problem: where (`modules.filter.restartPolicy`, `""` for the whole document) and what is wrong. */
 export interface ManifestIssue {
@@ -73,6 +73,7 @@ function validate(input: unknown, layer: boolean, effective: boolean): Validatio
       }
     }
   }
+  checkModulesUnderBadNames(input, errors, { schema, input, newerMinor: newerMinorVersion(input.schemaVersion) });
   checkModuleNameCase(input, errors);
   checkRoutes(input, layer, effective, errors, warnings);
 
@@ -360,6 +361,22 @@ function editDistance(a: string, b: string): number {
 }
 
 // --- cross-field checks --------------------------------------------------------------------------------------------
+
+/**
+ * zod does not look at a record value whose key is invalid, so a module with a bad name would have its other
+ * problems reported only after the rename. Validate those modules too, so one pass shows everything.
+ */
+function checkModulesUnderBadNames(input: Record<string, unknown>, errors: ManifestIssue[], context: IssueContext): void {
+  if (!isPlainObject(input.modules)) return;
+  for (const [name, module] of Object.entries(input.modules)) {
+    if (name === '__proto__' || ModuleName.safeParse(name).success) continue;
+    const parsed = Module.safeParse(module, { reportInput: true });
+    if (parsed.success) continue;
+    for (const issue of parsed.error.issues) {
+      errors.push(...describeIssue(issue, ['modules', name], { ...context, schema: Module, input: module }));
+    }
+  }
+}
 
 /** FROM paths match module names case-insensitively, so two modules differing only in case would be confused. */
 function checkModuleNameCase(input: Record<string, unknown>, errors: ManifestIssue[]): void {

@@ -138,6 +138,8 @@ describe('mergeLayers', () => {
         message:
           "module name contains '.', which cannot appear in a NATS subject token; use letters, digits, '-' and '_'",
       },
+      // The module under the bad name is checked too, so one pass shows every problem.
+      { path: 'layers[0].layer.modules["a.b"].type', message: 'required: one of process, container' },
       { path: 'layers[0].priority', message: 'expected a non-negative integer' },
       { path: 'layers[0].createdAt', message: 'expected an ISO-8601 date-time or a Date' },
       { path: 'layers[1]', message: 'expected { layer, priority, createdAt }' },
