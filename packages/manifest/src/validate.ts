@@ -366,7 +366,11 @@ function editDistance(a: string, b: string): number {
  * zod does not look at a record value whose key is invalid, so a module with a bad name would have its other
  * problems reported only after the rename. Validate those modules too, so one pass shows everything.
  */
-function checkModulesUnderBadNames(input: Record<string, unknown>, errors: ManifestIssue[], context: IssueContext): void {
+function checkModulesUnderBadNames(
+  input: Record<string, unknown>,
+  errors: ManifestIssue[],
+  context: IssueContext,
+): void {
   if (!isPlainObject(input.modules)) return;
   for (const [name, module] of Object.entries(input.modules)) {
     if (name === '__proto__' || ModuleName.safeParse(name).success) continue;
