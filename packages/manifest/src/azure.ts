@@ -819,7 +819,7 @@ class AzureImport {
   }
 
   /** Maps an issue on the converted manifest back to the Azure value it came from. */
-  translate(issue: ManifestIssue): ManifestIssue {
+  private translate(issue: ManifestIssue): ManifestIssue {
     const segments = issue.path === '' ? [] : parseJsonPath(issue.path);
     for (let length = segments.length; length >= 0; length--) {
       const azure = this.origins.get(formatJsonPath(segments.slice(0, length)));
