@@ -50,7 +50,7 @@ export async function createApp(config: AppConfig, options: { logger?: Logger } 
     app.useGlobalFilters(new OutpostExceptionFilter(logger));
     setupOpenApi(app);
 
-    const transport = new OutpostNatsTransport(nats);
+    const transport = new OutpostNatsTransport(nats, logger);
     app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.port, config.host);

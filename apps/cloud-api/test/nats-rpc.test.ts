@@ -80,6 +80,8 @@ describe('portal request/reply over NATS', () => {
     const reply = await nc.request(rpc.devicesGet.subject, encodeMessage(rpc.devicesGet.request, { id: 'ghost' }));
     expect(JSON.parse(new TextDecoder().decode(reply.data))).toEqual({
       ok: false,
+      type: 'error',
+      v: '1.0',
       error: {
         code: 'NOT_FOUND',
         message: 'Device ghost not found',
@@ -100,7 +102,8 @@ describe('portal request/reply over NATS', () => {
     const version = await rejection(
       nc.request(rpc.devicesList.subject, wrongVersion).then((r) => decodeReply(rpc.devicesList.response, r.data)),
     );
-    expect(version.code).toBe('BAD_MESSAGE');
+    expect(version.code).toBe('UNSUPPORTED_VERSION');
+    expect(version.message).toMatch(/version 7\.0/);
     expect(version.details[0]?.path).toBe('v');
 
     const badLimit = new TextEncoder().encode(JSON.stringify({ type: 'api.devices.list', v: 1, data: { limit: 0 } }));

@@ -182,7 +182,8 @@ describe('presence from agent messages', () => {
       waitFor(() => app.logs.find((l) => l.subject === subject && l.code === code && l.level === 40), {
         what: `a ${code} log for ${subject}`,
       });
-    await dropped(heartbeatSubject, 'BAD_MESSAGE'); // not JSON, wrong version
+    await dropped(heartbeatSubject, 'BAD_MESSAGE'); // not JSON
+    await dropped(heartbeatSubject, 'UNSUPPORTED_VERSION'); // v99
     await dropped(heartbeatSubject, 'VALIDATION_FAILED'); // bad payload
     await dropped(subjects.device.hello('mal-01'), 'BAD_MESSAGE'); // wrong message type
     await dropped(subjects.device.goodbye('mal-01'), 'BAD_MESSAGE'); // not UTF-8

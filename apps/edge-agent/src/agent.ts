@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { subjects } from '@outpost/protocol';
 import type { AgentConfig } from './config/index.js';
 import { AgentConnection, redactUrl } from './connection/index.js';
 import { errorMessage } from './errors.js';
@@ -37,6 +38,7 @@ export class Agent {
     this.connection = new AgentConnection({
       servers: config.natsServers,
       name: `outpost-agent ${config.deviceId}`,
+      inboxPrefix: subjects.device.inboxPrefix(config.deviceId),
       log,
     });
     this.presence = new Presence({

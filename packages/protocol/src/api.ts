@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { defineMessage, defineRpc } from './catalog.js';
+import { defineMessage } from './catalog.js';
 import { DeviceId } from './ids.js';
-import { subjects } from './subjects.js';
 
 /*
  * The cloud API's request and response bodies. One schema per route, used by the Nest controllers (validation and
@@ -77,24 +76,16 @@ export type DevicePage = z.infer<typeof DevicePage>;
 export const GetDeviceRequest = z.object({ id: DeviceId }).meta({ id: 'GetDeviceRequest' });
 export type GetDeviceRequest = z.infer<typeof GetDeviceRequest>;
 
-/** NATS request/reply calls into the cloud API (the portal uses these). */
-export const rpc = {
-  devicesList: defineRpc(
-    subjects.api.devicesList,
-    defineMessage('api.devices.list', 1, ListDevicesQuery),
-    defineMessage('api.devices.page', 1, DevicePage),
-  ),
-  devicesGet: defineRpc(
-    subjects.api.devicesGet,
-    defineMessage('api.devices.get', 1, GetDeviceRequest),
-    defineMessage('api.devices.device', 1, Device),
-  ),
-} as const;
+/** NATS request/reply messages of the cloud API (the calls themselves, with their subjects, are `rpc`). */
+export const DevicesListRequestV1 = defineMessage('api.devices.list', '1.0', ListDevicesQuery);
+export const DevicesPageV1 = defineMessage('api.devices.page', '1.0', DevicePage);
+export const DevicesGetRequestV1 = defineMessage('api.devices.get', '1.0', GetDeviceRequest);
+export const DeviceV1 = defineMessage('api.devices.device', '1.0', Device);
 
 /** Published by the cloud API whenever a device goes online or offline. */
 export const DevicePresenceChangedV1 = defineMessage(
   'event.device.presence',
-  1,
+  '1.0',
   z.object({
     deviceId: DeviceId,
     status: DeviceStatus,

@@ -1,10 +1,16 @@
 import { z } from 'zod';
 
-/** Every error Outpost returns, on HTTP and NATS alike, carries one of these codes. */
-export const ErrorCode = z.enum([
+/** What an error code means and how HTTP carries it. */
+export interface ErrorCodeInfo {
+  readonly httpStatus: number;
+  readonly description: string;
+}
+
+const ERROR_CODE_NAMES = [
   'BAD_REQUEST',
   'VALIDATION_FAILED',
   'BAD_MESSAGE',
+  'UNSUPPORTED_VERSION',
   'UNAUTHORIZED',
   'FORBIDDEN',
   'NOT_FOUND',
@@ -12,8 +18,40 @@ export const ErrorCode = z.enum([
   'TIMEOUT',
   'UNAVAILABLE',
   'INTERNAL',
-]);
+] as const;
+
+/** Every error Outpost returns, on HTTP and NATS alike, from the API, the agent or the portal, carries one of these. */
+export const ErrorCode = z.enum(ERROR_CODE_NAMES);
 export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The one table of error codes: the README, the OpenAPI document and HTTP statuses all come from it. */
+export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
+  BAD_REQUEST: { httpStatus: 400, description: 'Malformed request' },
+  VALIDATION_FAILED: { httpStatus: 400, description: 'A field is invalid; details name each one' },
+  BAD_MESSAGE: {
+    httpStatus: 400,
+    description: 'Malformed message: not UTF-8 or JSON, not an Outpost envelope, wrong type, bad header or subject',
+  },
+  UNSUPPORTED_VERSION: {
+    httpStatus: 400,
+    description: 'The message’s major version is one this build does not speak; the message names it',
+  },
+  UNAUTHORIZED: { httpStatus: 401, description: 'Missing, unknown or revoked bearer token' },
+  FORBIDDEN: { httpStatus: 403, description: 'The token’s role does not allow this' },
+  NOT_FOUND: { httpStatus: 404, description: 'No such resource' },
+  CONFLICT: { httpStatus: 409, description: 'Conflicts with the current state' },
+  TIMEOUT: { httpStatus: 504, description: 'A dependency did not answer in time' },
+  UNAVAILABLE: { httpStatus: 503, description: 'A dependency is down' },
+  INTERNAL: { httpStatus: 500, description: 'Unexpected error (details are logged, not returned)' },
+};
+
+export function httpStatusFor(code: ErrorCode): number {
+  return ERROR_CODES[code].httpStatus;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
 
 export const ErrorDetail = z
   .object({
@@ -33,22 +71,27 @@ export const ErrorBody = z
   .meta({ id: 'ErrorBody' });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
-  BAD_REQUEST: 400,
-  VALIDATION_FAILED: 400,
-  BAD_MESSAGE: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  TIMEOUT: 504,
-  UNAVAILABLE: 503,
-  INTERNAL: 500,
-};
-
-export function httpStatusFor(code: ErrorCode): number {
-  return HTTP_STATUS[code];
-}
+/**
+ * An error body as it arrives from a peer. Error codes are open-ended: a newer peer may send a code this build does not
+ * know (adding one is a minor change), which reads as INTERNAL with the original code named in the details, instead of
+ * making the whole message unreadable.
+ */
+export const PeerErrorBody = z
+  .object({
+    code: z.string().min(1).max(64),
+    message: z.string().max(4096),
+    details: z.array(ErrorDetail).max(1000).default([]),
+  })
+  .transform(
+    (body): ErrorBody =>
+      isErrorCode(body.code)
+        ? { code: body.code, message: body.message, details: body.details }
+        : {
+            code: 'INTERNAL',
+            message: body.message,
+            details: [{ path: 'code', message: `unknown error code ${body.code}` }, ...body.details],
+          },
+  );
 
 /** An error that knows its wire form. Throw it anywhere; transports turn it into an ErrorBody. */
 export class OutpostError extends Error {

@@ -1,6 +1,8 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
-import { decodeMessage, encodeReply, rpc } from '@outpost/protocol';
+import { Payload } from '@nestjs/microservices';
+import { encodeReply, rpc, subjectMap } from '@outpost/protocol';
+import { OnProtocolRequest } from '../nats/protocol-patterns.js';
+import type { Inbound } from '../nats/protocol-wire.js';
 import { DevicesService } from './devices.service.js';
 
 /** The portal's request/reply calls: same service as HTTP, protocol codec on the wire. */
@@ -8,15 +10,13 @@ import { DevicesService } from './devices.service.js';
 export class DevicesNatsController {
   constructor(private readonly devices: DevicesService) {}
 
-  @MessagePattern(rpc.devicesList.subject)
-  async list(@Payload() request: Uint8Array): Promise<Uint8Array> {
-    const query = decodeMessage(rpc.devicesList.request, request);
-    return encodeReply(rpc.devicesList.response, await this.devices.list(query));
+  @OnProtocolRequest(subjectMap.apiDevicesList)
+  async list(@Payload() request: Inbound<typeof subjectMap.apiDevicesList>): Promise<Uint8Array> {
+    return encodeReply(rpc.devicesList.response, await this.devices.list(request.data));
   }
 
-  @MessagePattern(rpc.devicesGet.subject)
-  async get(@Payload() request: Uint8Array): Promise<Uint8Array> {
-    const { id } = decodeMessage(rpc.devicesGet.request, request);
-    return encodeReply(rpc.devicesGet.response, await this.devices.get(id));
+  @OnProtocolRequest(subjectMap.apiDevicesGet)
+  async get(@Payload() request: Inbound<typeof subjectMap.apiDevicesGet>): Promise<Uint8Array> {
+    return encodeReply(rpc.devicesGet.response, await this.devices.get(request.data.id));
   }
 }

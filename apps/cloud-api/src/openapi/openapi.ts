@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { ErrorBody, type ErrorCode, httpStatusFor } from '@outpost/protocol';
+import { ERROR_CODES, ErrorBody, type ErrorCode, httpStatusFor } from '@outpost/protocol';
 import { z } from 'zod';
 import type { RouteDef } from '../api/route.js';
 import { routes } from './routes.js';
@@ -10,19 +10,6 @@ type Io = 'input' | 'output';
 
 export const OPENAPI_JSON_PATH = '/api/docs/openapi.json';
 export const DOCS_PATH = '/api/docs';
-
-const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
-  BAD_REQUEST: 'Malformed request',
-  VALIDATION_FAILED: 'A field is invalid; details name each one',
-  BAD_MESSAGE: 'Malformed message',
-  UNAUTHORIZED: 'Missing, unknown or revoked bearer token',
-  FORBIDDEN: 'The token’s role does not allow this',
-  NOT_FOUND: 'No such resource',
-  CONFLICT: 'Conflicts with the current state',
-  TIMEOUT: 'A dependency did not answer in time',
-  UNAVAILABLE: 'A dependency is down',
-  INTERNAL: 'Unexpected error (details are logged, not returned)',
-};
 
 interface Converted {
   root: JsonSchema;
@@ -143,7 +130,7 @@ function operationOf(route: RouteDef, registry: ComponentRegistry): JsonSchema {
   for (const code of errorCodesOf(route)) {
     const status = String(httpStatusFor(code));
     const entry = responses[status] as { description: string } | undefined;
-    const description = ERROR_DESCRIPTIONS[code];
+    const description = ERROR_CODES[code].description;
     responses[status] = {
       description: entry ? `${entry.description}; or: ${description}` : `${code}: ${description}`,
       content: { 'application/json': { schema: errorBody } },

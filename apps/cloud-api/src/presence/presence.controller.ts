@@ -1,66 +1,43 @@
 import { Controller } from '@nestjs/common';
-import { Ctx, EventPattern, type NatsContext, Payload } from '@nestjs/microservices';
-import {
-  AgentGoodbyeV1,
-  AgentHeartbeatV1,
-  AgentHelloV1,
-  decodeMessage,
-  deviceIdFromSubject,
-  OutpostError,
-  subjects,
-} from '@outpost/protocol';
+import { Payload } from '@nestjs/microservices';
+import { subjectMap } from '@outpost/protocol';
+import { OnProtocolEvent } from '../nats/protocol-patterns.js';
+import type { Inbound } from '../nats/protocol-wire.js';
 import { PresenceService } from './presence.service.js';
 
-/** The device id is the one in the subject (the device's NATS credential vouches for it), never one in a body. */
-function deviceIdOf(ctx: NatsContext): string {
-  const subject = ctx.getSubject();
-  const deviceId = deviceIdFromSubject(subject);
-  if (!deviceId) {
-    throw new OutpostError('BAD_MESSAGE', 'Subject carries no valid device id', [
-      { path: 'subject', message: `${subject} is not outpost.dev.<deviceId>.…` },
-    ]);
-  }
-  return deviceId;
-}
-
 /**
- * Agent events, handled by one replica each (queue group). A malformed message throws here; the exception filter logs
- * it with its subject and code and it is dropped.
+ * Agent events, handled by one replica each (queue group). The transport has checked the subject (so the device id,
+ * which the device's NATS credential vouches for, is valid) and decoded the payload; a malformed message never gets
+ * here — it is logged with its subject and code and dropped.
  */
 @Controller()
 export class PresenceController {
   constructor(private readonly presence: PresenceService) {}
 
-  @EventPattern(subjects.fleet.hello)
-  hello(@Payload() data: Uint8Array, @Ctx() ctx: NatsContext): void {
-    const deviceId = deviceIdOf(ctx);
-    const hello = decodeMessage(AgentHelloV1, data);
+  @OnProtocolEvent(subjectMap.agentHello)
+  hello(@Payload() hello: Inbound<typeof subjectMap.agentHello>): void {
     this.presence.recordSeen({
-      deviceId,
+      deviceId: hello.params.deviceId,
       at: new Date(),
-      agentVersion: hello.agentVersion,
-      bootId: hello.bootId,
-      heartbeatIntervalMs: hello.heartbeatIntervalMs,
+      agentVersion: hello.data.agentVersion,
+      bootId: hello.data.bootId,
+      heartbeatIntervalMs: hello.data.heartbeatIntervalMs,
     });
   }
 
-  @EventPattern(subjects.fleet.heartbeat)
-  heartbeat(@Payload() data: Uint8Array, @Ctx() ctx: NatsContext): void {
-    const deviceId = deviceIdOf(ctx);
-    const heartbeat = decodeMessage(AgentHeartbeatV1, data);
+  @OnProtocolEvent(subjectMap.agentHeartbeat)
+  heartbeat(@Payload() heartbeat: Inbound<typeof subjectMap.agentHeartbeat>): void {
     this.presence.recordSeen({
-      deviceId,
+      deviceId: heartbeat.params.deviceId,
       at: new Date(),
-      agentVersion: heartbeat.agentVersion,
-      bootId: heartbeat.bootId,
-      heartbeatIntervalMs: heartbeat.heartbeatIntervalMs,
+      agentVersion: heartbeat.data.agentVersion,
+      bootId: heartbeat.data.bootId,
+      heartbeatIntervalMs: heartbeat.data.heartbeatIntervalMs,
     });
   }
 
-  @EventPattern(subjects.fleet.goodbye)
-  goodbye(@Payload() data: Uint8Array, @Ctx() ctx: NatsContext): Promise<void> {
-    const deviceId = deviceIdOf(ctx);
-    const goodbye = decodeMessage(AgentGoodbyeV1, data);
-    return this.presence.goodbye(deviceId, goodbye.bootId, new Date());
+  @OnProtocolEvent(subjectMap.agentGoodbye)
+  goodbye(@Payload() goodbye: Inbound<typeof subjectMap.agentGoodbye>): Promise<void> {
+    return this.presence.goodbye(goodbye.params.deviceId, goodbye.data.bootId, new Date());
   }
 }

@@ -34,6 +34,11 @@ export interface AgentConnectionOptions {
   readonly servers: readonly string[];
   /** Shown by the server's monitoring (connz), so operators can tell agents apart. */
   readonly name: string;
+  /**
+   * Replies to this agent's requests arrive under this prefix (`_INBOX_<deviceId>`): a device credential may subscribe
+   * to its own inbox only, never to `_INBOX.>`, which would show it every reply in the account.
+   */
+  readonly inboxPrefix: string;
   readonly log: Logger;
 }
 
@@ -89,6 +94,7 @@ export class AgentConnection {
     return {
       servers: [...this.options.servers],
       name: this.options.name,
+      inboxPrefix: this.options.inboxPrefix,
       maxReconnectAttempts: -1,
       reconnectTimeWait: RECONNECT_WAIT_MS,
       reconnectJitter: RECONNECT_JITTER_MS,

@@ -1,10 +1,10 @@
 import 'server-only';
 import {
   DevicePresenceChangedV1,
-  decodeMessage,
   type ListDevicesQuery,
   subjects,
   toErrorBody,
+  tryDecodeMessage,
 } from '@outpost/protocol';
 import type { Subscription } from 'nats';
 import { deviceStreamEvents, encodeSseComment, encodeSseEvent, encodeSseRetry } from '@/lib/sse';
@@ -60,13 +60,8 @@ export function createDeviceStream(options: DeviceStreamOptions): ReadableStream
           if (closed || subscription) return;
           subscription = nc.subscribe(subjects.events.devicePresence, {
             callback: (err, msg) => {
-              if (err) return;
-              try {
-                decodeMessage(DevicePresenceChangedV1, msg.data);
-              } catch {
-                // Not a presence event this build understands: the periodic refresh still catches the change.
-                return;
-              }
+              // Not a presence event this build understands: the periodic refresh still catches the change.
+              if (err || !tryDecodeMessage(DevicePresenceChangedV1, msg.data, msg.headers).ok) return;
               void refresh();
             },
           });
