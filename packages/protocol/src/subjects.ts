@@ -130,11 +130,16 @@ function compilePattern(pattern: string): PatternToken[] {
   });
 }
 
+/** `unknown` when every placeholder of P is a known parameter, else `never` (so a typo fails to compile). */
+type KnownPlaceholders<P extends string> = [Exclude<Placeholders<P>, SubjectParamName>] extends [never]
+  ? unknown
+  : never;
+
 export function defineSubject<
   const P extends string,
   M extends MessageDef | null,
   R extends MessageDef | undefined = undefined,
->(pattern: P, spec: SubjectSpec<M, R>): SubjectDef<P, M, R> {
+>(pattern: P & KnownPlaceholders<P>, spec: SubjectSpec<M, R>): SubjectDef<P, M, R> {
   const tokens = compilePattern(pattern);
   const params = tokens.flatMap((token) => (token.kind === 'param' ? [token.name] : []));
   const render = (given: Partial<Record<string, string>>, wildcardMissing: boolean): string =>

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AgentHelloV1,
   childEventsSubject,
+  defineSubject,
   deviceIdFromSubject,
   messageCatalog,
   OutpostError,
@@ -214,6 +216,32 @@ describe('the subject map', () => {
       const built = row.build(Object.fromEntries(row.params.map((param) => [param, `x${param}`])));
       expect(built.startsWith('outpost.dev.xdeviceId.') || built.startsWith('_INBOX_xdeviceId.'), name).toBe(true);
     }
+  });
+});
+
+describe('defining a subject', () => {
+  const spec = {
+    server: 'cloud',
+    about: 'test',
+    message: AgentHelloV1,
+    publish: ['agent'],
+    subscribe: ['cloud-api'],
+  } as const;
+
+  it('types and validates placeholders, and reads them back', () => {
+    const row = defineSubject('test.{deviceId}.x.{module}', spec);
+    expect(row.params).toEqual(['deviceId', 'module']);
+    expect(row.build({ deviceId: 'd1', module: 'm1' })).toBe('test.d1.x.m1');
+    expect(row.wildcard({ module: 'm1' })).toBe('test.*.x.m1');
+    expect(row.parse('test.d1.x.m1')).toEqual({ deviceId: 'd1', module: 'm1' });
+    expect(Object.isFrozen(row)).toBe(true);
+  });
+
+  it('refuses patterns it could not build or parse safely', () => {
+    expect(() => defineSubject('test.>.x', spec)).toThrow(/must come last/);
+    expect(() => defineSubject('test.{deviceId}{module}', spec)).toThrow(/one placeholder per token/);
+    // An unknown placeholder does not compile; the cast checks the runtime guard behind it.
+    expect(() => defineSubject('test.{colour}' as never, spec)).toThrow(/unknown placeholder/);
   });
 });
 
