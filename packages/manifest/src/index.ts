@@ -20,6 +20,26 @@ export { type LayerDeployment, mergeLayers, mergePatch } from './layers.js';
 export { REDACTED, redactSecrets } from './redact.js';
 export * from './schema.js';
 export {
+  DEPLOYMENT_TYPE,
+  DeploymentSignature,
+  DeploymentSigningError,
+  type DeviceDeployment,
+  type DeviceDeploymentInput,
+  deploymentSigningBytes,
+  generateSigningKey,
+  SIGNATURE_ALGORITHM,
+  type SignedDeployment,
+  type SigningKeyPair,
+  signDeployment,
+  signingKeyId,
+  signingPublicKey,
+  TrustedKey,
+  type VerifyDeploymentOptions,
+  type VerifyDeploymentResult,
+  type VerifyFailureCode,
+  verifyDeployment,
+} from './signing.js';
+export {
   MAX_NESTING_DEPTH,
   type ManifestIssue,
   type ValidateOptions,
