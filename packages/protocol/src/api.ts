@@ -105,3 +105,44 @@ export const Health = z
   })
   .meta({ id: 'Health' });
 export type Health = z.infer<typeof Health>;
+
+/*
+ * Deployment signing keys (`/api/v1/signing-keys`). The cloud signs every deployment with its active key; devices
+ * trust the public keys listed here (active and retired). Only public parts ever leave the cloud API.
+ */
+export const SigningKeyStatus = z.enum(['active', 'retired']).meta({ id: 'SigningKeyStatus' });
+export type SigningKeyStatus = z.infer<typeof SigningKeyStatus>;
+
+/** A key id: the first 16 bytes of the sha256 of the raw public key, unpadded base64url. */
+export const SigningKeyId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{22}$/, 'must be a 22-character base64url key id')
+  .meta({ id: 'SigningKeyId', example: 'Q2l4mZ0hB7yq1WcX3f2K9A' });
+
+export const SigningKey = z
+  .strictObject({
+    keyId: SigningKeyId,
+    alg: z.literal('ed25519'),
+    publicKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a raw 32-byte ed25519 public key in unpadded base64url')
+      .describe('The raw 32-byte ed25519 public key, unpadded base64url'),
+    status: SigningKeyStatus.describe('active signs new deployments; retired only still verifies older ones'),
+    createdAt: z.iso.datetime(),
+    retiredAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'SigningKey' });
+export type SigningKey = z.infer<typeof SigningKey>;
+
+/** `GET /api/v1/signing-keys`: every key devices should trust, the active one first, then newest first. */
+export const SigningKeyList = z.object({ items: z.array(SigningKey) }).meta({ id: 'SigningKeyList' });
+export type SigningKeyList = z.infer<typeof SigningKeyList>;
+
+/** `POST /api/v1/signing-keys/rotate`: the new active key and the one it replaced (null when there was none). */
+export const RotatedSigningKeys = z
+  .object({ active: SigningKey, retired: SigningKey.nullable() })
+  .meta({ id: 'RotatedSigningKeys' });
+export type RotatedSigningKeys = z.infer<typeof RotatedSigningKeys>;
+
+export const SigningKeyIdParams = z.object({ keyId: SigningKeyId }).meta({ id: 'SigningKeyIdParams' });
+export type SigningKeyIdParams = z.infer<typeof SigningKeyIdParams>;
