@@ -39,3 +39,6 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ApiTokenRole = (typeof apiTokenRole.enumValues)[number];
 
 export const schema = { devices, apiTokens, deviceStatus, apiTokenRole };
+
+// Feature tables in their own files; drizzle-kit reads this module, so each is re-exported here.
+export * from './signing-keys.js';
