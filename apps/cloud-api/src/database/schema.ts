@@ -1,8 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgEnum, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { auditActorKind, auditLog } from './audit.js';
+import { sessions, users } from './people.js';
+import { rateLimits } from './rate-limits.js';
+import { apiTokenRole } from './roles.js';
+
+export * from './audit.js';
+export * from './people.js';
+export * from './rate-limits.js';
+export * from './roles.js';
 
 export const deviceStatus = pgEnum('device_status', ['online', 'offline']);
-export const apiTokenRole = pgEnum('api_token_role', ['admin', 'operator', 'viewer']);
 
 export const devices = pgTable(
   'devices',
@@ -32,13 +40,27 @@ export const apiTokens = pgTable('api_tokens', {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }),
   revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  /** Every token expires; the default only applies to rows made before expiry existed. */
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' })
+    .notNull()
+    .default(sql`now() + interval '365 days'`),
 });
 
 export type DeviceRow = typeof devices.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ApiTokenRole = (typeof apiTokenRole.enumValues)[number];
 
-export const schema = { devices, apiTokens, deviceStatus, apiTokenRole };
+export const schema = {
+  devices,
+  apiTokens,
+  deviceStatus,
+  apiTokenRole,
+  users,
+  sessions,
+  auditLog,
+  auditActorKind,
+  rateLimits,
+};
 
 // Feature tables in their own files; drizzle-kit reads this module, so each is re-exported here.
 export * from './signing-keys.js';
