@@ -106,6 +106,203 @@ export const Health = z
   .meta({ id: 'Health' });
 export type Health = z.infer<typeof Health>;
 
+// --- people, pipelines, roles and audit ------------------------------------------------------------------------------
+
+/** admin > operator > viewer: each role may do everything the roles below it may. */
+export const Role = z
+  .enum(['admin', 'operator', 'viewer'])
+  .describe('admin: everything, including people, tokens and the audit log; operator: changes the fleet; viewer: reads')
+  .meta({ id: 'Role' });
+export type Role = z.infer<typeof Role>;
+
+/** Lower-cased on the way in, so `Alice` and `alice` are one account. E-mail addresses are valid usernames. */
+export const Username = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(3, 'must be at least 3 characters')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[a-z0-9][a-z0-9._@+-]*$/, 'letters, digits and . _ @ + - only, starting with a letter or digit')
+  .meta({ id: 'Username', example: 'alice' });
+
+/** What a new password must be: long rather than clever (NIST SP 800-63B); any characters. */
+export const NewPassword = z
+  .string()
+  .min(12, 'must be at least 12 characters')
+  .max(1024, 'must be at most 1024 characters')
+  .describe('At least 12 characters; stored only as a salted scrypt hash');
+
+export const User = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    role: Role,
+    createdAt: z.iso.datetime(),
+    disabledAt: z.iso.datetime().nullable().describe('Set when the account was disabled; it cannot log in then'),
+  })
+  .meta({ id: 'User' });
+export type User = z.infer<typeof User>;
+
+/** `POST /api/v1/users` (admin). */
+export const CreateUserRequest = z
+  .object({ username: Username, password: NewPassword, role: Role })
+  .strict()
+  .meta({ id: 'CreateUserRequest' });
+export type CreateUserRequest = z.infer<typeof CreateUserRequest>;
+
+/** `PATCH /api/v1/users/{id}` (admin): any of role, disabled, password. Disabling ends the user's sessions. */
+export const UpdateUserRequest = z
+  .object({
+    role: Role.optional(),
+    disabled: z.boolean().optional().describe('true disables the account and ends its sessions; false enables it'),
+    password: NewPassword.optional(),
+  })
+  .strict()
+  .refine((update) => Object.keys(update).length > 0, 'name at least one of role, disabled, password')
+  .meta({ id: 'UpdateUserRequest' });
+export type UpdateUserRequest = z.infer<typeof UpdateUserRequest>;
+
+export const UserIdParams = z.object({ id: z.string().min(1).max(64) }).meta({ id: 'UserIdParams' });
+export type UserIdParams = z.infer<typeof UserIdParams>;
+
+export const ListUsersQuery = PageQuery.meta({ id: 'ListUsersQuery' });
+export type ListUsersQuery = z.infer<typeof ListUsersQuery>;
+
+export const UserPage = pageOf(User, 'UserPage');
+export type UserPage = z.infer<typeof UserPage>;
+
+/** `POST /api/v1/auth/login`. The username is matched case-insensitively. */
+export const LoginRequest = z
+  .object({
+    username: z.string().trim().toLowerCase().min(1, 'is required').max(128),
+    password: z.string().min(1, 'is required').max(1024),
+  })
+  .strict()
+  .meta({ id: 'LoginRequest' });
+export type LoginRequest = z.infer<typeof LoginRequest>;
+
+/** A new session: the token is shown once and is the bearer token of every later call (HTTP or NATS). */
+export const LoginResponse = z
+  .object({
+    token: z.string().describe('Session token (ops_…): send it as `Authorization: Bearer <token>`'),
+    expiresAt: z.iso.datetime().describe('When the session ends at the latest (it also ends after a quiet spell)'),
+    user: User,
+  })
+  .meta({ id: 'LoginResponse' });
+export type LoginResponse = z.infer<typeof LoginResponse>;
+
+/** `GET /api/v1/auth/me`: who the credential belongs to. */
+export const Identity = z
+  .object({
+    kind: z.enum(['user', 'token']).describe('A person signed in with a session, or a pipeline with an API token'),
+    id: z.string().describe('The user id or the API token id'),
+    name: z.string().describe('The username or the token name'),
+    role: Role,
+    expiresAt: z.iso.datetime().describe('When this session or token expires'),
+  })
+  .meta({ id: 'Identity' });
+export type Identity = z.infer<typeof Identity>;
+
+export const ApiTokenStatus = z.enum(['active', 'expired', 'revoked']).meta({ id: 'ApiTokenStatus' });
+export type ApiTokenStatus = z.infer<typeof ApiTokenStatus>;
+
+/** An API token as listed: never the token itself, which is shown once when created and stored only hashed. */
+export const ApiToken = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: Role,
+    status: ApiTokenStatus,
+    createdAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime(),
+    lastUsedAt: z.iso.datetime().nullable().describe('Recorded at most once a minute'),
+    revokedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'ApiToken' });
+export type ApiToken = z.infer<typeof ApiToken>;
+
+export const API_TOKEN_DAYS_DEFAULT = 90;
+export const API_TOKEN_DAYS_MAX = 3650;
+
+/** `POST /api/v1/tokens` (admin). */
+export const CreateApiTokenRequest = z
+  .object({
+    name: z.string().trim().min(1, 'is required').max(100).describe('What the token is for, e.g. "ci-deploy"'),
+    role: Role,
+    expiresInDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(API_TOKEN_DAYS_MAX)
+      .default(API_TOKEN_DAYS_DEFAULT)
+      .describe(`Days until the token stops working (1-${API_TOKEN_DAYS_MAX}, default ${API_TOKEN_DAYS_DEFAULT})`),
+  })
+  .strict()
+  .meta({ id: 'CreateApiTokenRequest' });
+export type CreateApiTokenRequest = z.infer<typeof CreateApiTokenRequest>;
+
+export const CreatedApiToken = ApiToken.extend({
+  token: z.string().describe('The token (opt_…), shown only in this response: store it now'),
+}).meta({ id: 'CreatedApiToken' });
+export type CreatedApiToken = z.infer<typeof CreatedApiToken>;
+
+export const TokenIdParams = z.object({ id: z.string().min(1).max(64) }).meta({ id: 'TokenIdParams' });
+export type TokenIdParams = z.infer<typeof TokenIdParams>;
+
+export const ListApiTokensQuery = PageQuery.extend({
+  status: ApiTokenStatus.optional().describe('Only tokens with this status'),
+}).meta({ id: 'ListApiTokensQuery' });
+export type ListApiTokensQuery = z.infer<typeof ListApiTokensQuery>;
+
+export const ApiTokenPage = pageOf(ApiToken, 'ApiTokenPage');
+export type ApiTokenPage = z.infer<typeof ApiTokenPage>;
+
+/** Who did something: a person, a pipeline's token, a device, or Outpost itself (bootstrap, sweeps). */
+export const AuditActor = z
+  .object({
+    kind: z.enum(['user', 'token', 'device', 'system']),
+    id: z.string(),
+    name: z.string(),
+  })
+  .meta({ id: 'AuditActor' });
+export type AuditActor = z.infer<typeof AuditActor>;
+
+/** One change, recorded after it succeeded. */
+export const AuditRecord = z
+  .object({
+    id: z.string().describe('Increasing: newer records have larger ids'),
+    at: z.iso.datetime(),
+    actor: AuditActor,
+    action: z.string().describe('What was done, `<target>.<verb>`: `device.create`, `user.update`, `auth.login`, …'),
+    target: z.object({ type: z.string(), id: z.string().nullable() }),
+    details: z.record(z.string(), z.unknown()).describe('What changed; never secrets'),
+  })
+  .meta({ id: 'AuditRecord' });
+export type AuditRecord = z.infer<typeof AuditRecord>;
+
+/** `GET /api/v1/audit` (admin): newest first. */
+export const ListAuditQuery = PageQuery.extend({
+  actor: z.string().min(1).max(128).optional().describe('Only records by this actor (its id or name)'),
+  action: z.string().min(1).max(128).optional().describe('Only records of this action, e.g. `device.create`'),
+  targetId: z.string().min(1).max(256).optional().describe('Only records about this target id'),
+}).meta({ id: 'ListAuditQuery' });
+export type ListAuditQuery = z.infer<typeof ListAuditQuery>;
+
+export const AuditPage = pageOf(AuditRecord, 'AuditPage');
+export type AuditPage = z.infer<typeof AuditPage>;
+
+/*
+ * NATS forms of the calls the portal makes. Request bodies are the HTTP ones without `.strict()`: a newer minor may add
+ * optional fields, which an older reader drops (docs/adr/0005).
+ */
+export const AuthLoginRequestV1 = defineMessage('api.auth.login', '1.0', z.object(LoginRequest.shape));
+export const AuthSessionV1 = defineMessage('api.auth.session', '1.0', LoginResponse);
+export const AuthLogoutRequestV1 = defineMessage('api.auth.logout', '1.0', z.object({}));
+export const AuthLoggedOutV1 = defineMessage('api.auth.logged-out', '1.0', z.object({}));
+export const AuthMeRequestV1 = defineMessage('api.auth.me', '1.0', z.object({}));
+export const AuthIdentityV1 = defineMessage('api.auth.identity', '1.0', Identity);
+export const DevicesCreateRequestV1 = defineMessage('api.devices.create', '1.0', z.object(CreateDeviceRequest.shape));
+
 /*
  * Deployment signing keys (`/api/v1/signing-keys`). The cloud signs every deployment with its active key; devices
  * trust the public keys listed here (active and retired). Only public parts ever leave the cloud API.

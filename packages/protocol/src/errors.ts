@@ -15,6 +15,7 @@ const ERROR_CODE_NAMES = [
   'FORBIDDEN',
   'NOT_FOUND',
   'CONFLICT',
+  'RATE_LIMITED',
   'TIMEOUT',
   'UNAVAILABLE',
   'INTERNAL',
@@ -36,10 +37,17 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
     httpStatus: 400,
     description: 'The message’s major version is one this build does not speak; the message names it',
   },
-  UNAUTHORIZED: { httpStatus: 401, description: 'Missing, unknown or revoked bearer token' },
-  FORBIDDEN: { httpStatus: 403, description: 'The token’s role does not allow this' },
+  UNAUTHORIZED: {
+    httpStatus: 401,
+    description: 'Missing, unknown, expired or revoked credentials (API token, session, or person token on NATS)',
+  },
+  FORBIDDEN: { httpStatus: 403, description: 'The caller’s role does not allow this' },
   NOT_FOUND: { httpStatus: 404, description: 'No such resource' },
   CONFLICT: { httpStatus: 409, description: 'Conflicts with the current state' },
+  RATE_LIMITED: {
+    httpStatus: 429,
+    description: 'Too many attempts; retry after the `retryAfterSeconds` detail (HTTP: also the `Retry-After` header)',
+  },
   TIMEOUT: { httpStatus: 504, description: 'A dependency did not answer in time' },
   UNAVAILABLE: { httpStatus: 503, description: 'A dependency is down' },
   INTERNAL: { httpStatus: 500, description: 'Unexpected error (details are logged, not returned)' },
@@ -129,4 +137,31 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
     throw new OutpostError('VALIDATION_FAILED', `Invalid ${what}`, detailsFromZod(result.error, prefix));
   }
   return result.data;
+}
+
+/** The detail path under which a RATE_LIMITED error says how long to wait, in whole seconds (as text). */
+export const RETRY_AFTER_DETAIL = 'retryAfterSeconds';
+
+/**
+ * A RATE_LIMITED error saying when to retry: in the message, in a `retryAfterSeconds` detail (what NATS callers read)
+ * and, over HTTP, in `Retry-After` (the API's exception filter writes it from the detail).
+ */
+export function rateLimitedError(
+  message: string,
+  retryAfterSeconds: number,
+  details: ErrorDetail[] = [],
+): OutpostError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new OutpostError('RATE_LIMITED', message, [
+    ...details,
+    { path: RETRY_AFTER_DETAIL, message: String(seconds) },
+  ]);
+}
+
+/** The seconds a RATE_LIMITED error body asks the caller to wait, or undefined for any other error. */
+export function retryAfterSeconds(body: ErrorBody): number | undefined {
+  if (body.code !== 'RATE_LIMITED') return undefined;
+  const detail = body.details.find((d) => d.path === RETRY_AFTER_DETAIL);
+  const seconds = detail ? Number(detail.message) : Number.NaN;
+  return Number.isSafeInteger(seconds) && seconds > 0 ? seconds : undefined;
 }

@@ -15,6 +15,13 @@ export const HEADER = {
   contentType: 'Content-Type',
   /** Ties a message to the request or operation that caused it (a method call, a logs request, a deployment). */
   correlationId: 'Outpost-Correlation-Id',
+  /**
+   * `Bearer <token>`: the person (session token) or pipeline (API token) a request to the cloud API is made for. The
+   * portal sets it on every call, so the API authorizes the person and not the portal's service credential.
+   */
+  authorization: 'Outpost-Authorization',
+  /** The address the person's browser connected from, as the portal saw it (per-address login limits). */
+  clientAddress: 'Outpost-Client-Address',
 } as const;
 
 export const PROTOCOL_CONTENT_TYPE = 'application/json';
@@ -39,10 +46,18 @@ export interface HeaderOptions {
   readonly correlationId?: string;
   /** Publish the id as `Nats-Msg-Id`, so a JetStream stream drops a retried copy (the durable forwarder does). */
   readonly dedup?: boolean;
+  /** A session or API token, written as `Outpost-Authorization: Bearer <token>`. */
+  readonly bearerToken?: string;
+  /** Written as `Outpost-Client-Address`. */
+  readonly clientAddress?: string;
 }
 
 /** Visible ASCII only: ids travel in header values, logs and JetStream de-duplication, never with spaces or CR/LF. */
 const ID_VALUE = /^[\x21-\x7e]{1,256}$/;
+
+/** RFC 6750 `b64token`, bounded. */
+const TOKEN_VALUE = /^[A-Za-z0-9\-._~+/]{1,1024}=*$/;
+const BEARER_VALUE = /^Bearer ([A-Za-z0-9\-._~+/]{1,1024}=*)$/;
 
 /** A new random message id (32 hex digits). Web Crypto, so it works in browsers too. */
 export function newMessageId(): string {
@@ -64,6 +79,18 @@ export function writeHeaders<H extends HeaderCarrier>(carrier: H, options: Heade
     checkIdForWriting(options.correlationId, 'correlationId');
     carrier.set(HEADER.correlationId, options.correlationId);
   }
+  if (options.bearerToken !== undefined) {
+    if (!TOKEN_VALUE.test(options.bearerToken)) {
+      throw new OutpostError('VALIDATION_FAILED', 'Invalid bearer token header value', [
+        { path: 'bearerToken', message: 'must be 1-1024 token characters (letters, digits, -._~+/ and trailing =)' },
+      ]);
+    }
+    carrier.set(HEADER.authorization, `Bearer ${options.bearerToken}`);
+  }
+  if (options.clientAddress !== undefined) {
+    checkIdForWriting(options.clientAddress, 'clientAddress');
+    carrier.set(HEADER.clientAddress, options.clientAddress);
+  }
   return carrier;
 }
 
@@ -84,16 +111,7 @@ export type HeadersResult = { ok: true; value: ProtocolHeaders } | { ok: false; 
  */
 export function readHeaders(carrier: HeaderCarrier | undefined): HeadersResult {
   if (carrier === undefined) return { ok: true, value: {} };
-  const byLowerName = new Map<string, string>();
-  for (const key of carrier.keys()) {
-    const lower = key.toLowerCase();
-    if (!byLowerName.has(lower)) byLowerName.set(lower, key);
-  }
-  const read = (name: string): string | undefined => {
-    const key = byLowerName.get(name.toLowerCase());
-    if (key === undefined) return undefined;
-    return carrier.get(key);
-  };
+  const read = headerReader(carrier);
 
   const contentType = read(HEADER.contentType);
   if (contentType !== undefined) {
@@ -120,9 +138,68 @@ export function readHeaders(carrier: HeaderCarrier | undefined): HeadersResult {
   };
 }
 
-function headerError(header: string, message: string, detail: string): HeadersResult {
+function headerError(header: string, message: string, detail: string): { ok: false; error: ErrorBody } {
   return {
     ok: false,
     error: { code: 'BAD_MESSAGE', message, details: [{ path: `headers.${header}`, message: detail }] },
+  };
+}
+
+/** Looks headers up by name case-insensitively (the first spelling wins). */
+function headerReader(carrier: HeaderCarrier): (name: string) => string | undefined {
+  const byLowerName = new Map<string, string>();
+  for (const key of carrier.keys()) {
+    const lower = key.toLowerCase();
+    if (!byLowerName.has(lower)) byLowerName.set(lower, key);
+  }
+  return (name) => {
+    const key = byLowerName.get(name.toLowerCase());
+    return key === undefined ? undefined : carrier.get(key);
+  };
+}
+
+/**
+ * Who a request is made for, from `Outpost-Authorization` and `Outpost-Client-Address`. Kept apart from
+ * ProtocolHeaders so the token never travels with the decoded message into handlers (or their log lines).
+ */
+export interface RequestCredentials {
+  readonly bearerToken?: string;
+  readonly clientAddress?: string;
+}
+
+export type CredentialsResult = { ok: true; value: RequestCredentials } | { ok: false; error: ErrorBody };
+
+/**
+ * Reads the credentials of a request. Absent headers are fine here (whether a call needs a person is the receiver's
+ * rule); an `Outpost-Authorization` that is not `Bearer <token>` is UNAUTHORIZED, a bad address BAD_MESSAGE.
+ */
+export function readCredentials(carrier: HeaderCarrier | undefined): CredentialsResult {
+  if (carrier === undefined) return { ok: true, value: {} };
+  const read = headerReader(carrier);
+  const authorization = read(HEADER.authorization);
+  let bearerToken: string | undefined;
+  if (authorization !== undefined) {
+    bearerToken = BEARER_VALUE.exec(authorization)?.[1];
+    if (bearerToken === undefined) {
+      return {
+        ok: false,
+        error: {
+          code: 'UNAUTHORIZED',
+          message: `${HEADER.authorization} is not a bearer token`,
+          details: [{ path: `headers.${HEADER.authorization}`, message: 'expected "Bearer <token>"' }],
+        },
+      };
+    }
+  }
+  const clientAddress = read(HEADER.clientAddress);
+  if (clientAddress !== undefined && !ID_VALUE.test(clientAddress)) {
+    return headerError(HEADER.clientAddress, 'Invalid client address header', 'must be 1-256 visible ASCII characters');
+  }
+  return {
+    ok: true,
+    value: {
+      ...(bearerToken !== undefined ? { bearerToken } : {}),
+      ...(clientAddress !== undefined ? { clientAddress } : {}),
+    },
   };
 }

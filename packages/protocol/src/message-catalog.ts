@@ -1,4 +1,17 @@
-import { DevicePresenceChangedV1, DevicesGetRequestV1, DevicesListRequestV1, DevicesPageV1, DeviceV1 } from './api.js';
+import {
+  AuthIdentityV1,
+  AuthLoggedOutV1,
+  AuthLoginRequestV1,
+  AuthLogoutRequestV1,
+  AuthMeRequestV1,
+  AuthSessionV1,
+  DevicePresenceChangedV1,
+  DevicesCreateRequestV1,
+  DevicesGetRequestV1,
+  DevicesListRequestV1,
+  DevicesPageV1,
+  DeviceV1,
+} from './api.js';
 import type { MessageDef } from './catalog.js';
 import { ErrorReplyV1 } from './codec.js';
 import {
@@ -40,6 +53,13 @@ export const messageCatalog: readonly MessageDef[] = [
   DevicesPageV1,
   DevicesGetRequestV1,
   DeviceV1,
+  DevicesCreateRequestV1,
   DevicePresenceChangedV1,
+  AuthLoginRequestV1,
+  AuthSessionV1,
+  AuthLogoutRequestV1,
+  AuthLoggedOutV1,
+  AuthMeRequestV1,
+  AuthIdentityV1,
   ErrorReplyV1,
 ];

@@ -6,8 +6,19 @@ function rpcOf<M extends MessageDef, R extends MessageDef>(row: SubjectDef<strin
   return defineRpc(row.build({}), row.message, row.reply as R);
 }
 
-/** NATS request/reply calls into the cloud API (the portal uses these): subject, request and response, from the map. */
+/**
+ * NATS request/reply calls into the cloud API (the portal uses these): subject, request and response, from the map.
+ * Every call but `authLogin` is made for a person: send their session token in `Outpost-Authorization`
+ * (`encodeMessage(…, { headers, bearerToken })`); the API refuses a call without one (UNAUTHORIZED) or whose role is
+ * too low (FORBIDDEN), exactly as over HTTP.
+ */
 export const rpc = {
+  authLogin: rpcOf(subjectMap.apiAuthLogin),
+  authLogout: rpcOf(subjectMap.apiAuthLogout),
+  authMe: rpcOf(subjectMap.apiAuthMe),
   devicesList: rpcOf(subjectMap.apiDevicesList),
   devicesGet: rpcOf(subjectMap.apiDevicesGet),
+  devicesCreate: rpcOf(subjectMap.apiDevicesCreate),
 } as const;
+
+export type RpcName = keyof typeof rpc;

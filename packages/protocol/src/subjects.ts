@@ -1,5 +1,18 @@
 import type { z } from 'zod';
-import { DevicePresenceChangedV1, DevicesGetRequestV1, DevicesListRequestV1, DevicesPageV1, DeviceV1 } from './api.js';
+import {
+  AuthIdentityV1,
+  AuthLoggedOutV1,
+  AuthLoginRequestV1,
+  AuthLogoutRequestV1,
+  AuthMeRequestV1,
+  AuthSessionV1,
+  DevicePresenceChangedV1,
+  DevicesCreateRequestV1,
+  DevicesGetRequestV1,
+  DevicesListRequestV1,
+  DevicesPageV1,
+  DeviceV1,
+} from './api.js';
 import type { MessageDef } from './catalog.js';
 import { checkToken, DeviceId, EndpointName, MethodName, ModuleName, newSubjectToken, SubjectToken } from './ids.js';
 import {
@@ -318,6 +331,46 @@ export const subjectMap = {
     replies: true,
     publish: ['cloud-api'],
     subscribe: ['enrolling-agent'],
+  }),
+  apiAuthLogin: defineSubject('outpost.api.v1.auth.login', {
+    server: 'cloud',
+    about: 'request: a person logs in (username and password) and gets a session token',
+    message: AuthLoginRequestV1,
+    reply: AuthSessionV1,
+    replyTo: 'the requester’s inbox',
+    publish: ['portal'],
+    subscribe: ['cloud-api'],
+    queueGroup: true,
+  }),
+  apiAuthLogout: defineSubject('outpost.api.v1.auth.logout', {
+    server: 'cloud',
+    about: 'request: end the session in `Outpost-Authorization`',
+    message: AuthLogoutRequestV1,
+    reply: AuthLoggedOutV1,
+    replyTo: 'the requester’s inbox',
+    publish: ['portal'],
+    subscribe: ['cloud-api'],
+    queueGroup: true,
+  }),
+  apiAuthMe: defineSubject('outpost.api.v1.auth.me', {
+    server: 'cloud',
+    about: 'request: who the token in `Outpost-Authorization` belongs to, and their role',
+    message: AuthMeRequestV1,
+    reply: AuthIdentityV1,
+    replyTo: 'the requester’s inbox',
+    publish: ['portal'],
+    subscribe: ['cloud-api'],
+    queueGroup: true,
+  }),
+  apiDevicesCreate: defineSubject('outpost.api.v1.devices.create', {
+    server: 'cloud',
+    about: 'request: register a device (operator or admin)',
+    message: DevicesCreateRequestV1,
+    reply: DeviceV1,
+    replyTo: 'the requester’s inbox',
+    publish: ['portal'],
+    subscribe: ['cloud-api'],
+    queueGroup: true,
   }),
   apiDevicesList: defineSubject('outpost.api.v1.devices.list', {
     server: 'cloud',

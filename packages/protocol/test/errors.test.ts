@@ -8,6 +8,8 @@ import {
   OutpostError,
   PeerErrorBody,
   parseOrThrow,
+  rateLimitedError,
+  retryAfterSeconds,
 } from '../src/index.js';
 
 describe('error codes', () => {
@@ -66,5 +68,26 @@ describe('OutpostError', () => {
         'body.message',
       ]);
     }
+  });
+});
+
+describe('rate limited errors', () => {
+  it('say when to retry in whole seconds, in a detail NATS callers can read', () => {
+    const error = rateLimitedError('Too many failed logins', 41.2, [{ path: 'username', message: 'locked' }]);
+    expect(error.code).toBe('RATE_LIMITED');
+    expect(httpStatusFor(error.code)).toBe(429);
+    expect(error.toBody().details).toEqual([
+      { path: 'username', message: 'locked' },
+      { path: 'retryAfterSeconds', message: '42' },
+    ]);
+    expect(retryAfterSeconds(error.toBody())).toBe(42);
+    expect(retryAfterSeconds(rateLimitedError('soon', 0).toBody())).toBe(1);
+  });
+
+  it('have no retry time when they are another error or carry no valid one', () => {
+    expect(retryAfterSeconds({ code: 'CONFLICT', message: 'm', details: [] })).toBeUndefined();
+    expect(
+      retryAfterSeconds({ code: 'RATE_LIMITED', message: 'm', details: [{ path: 'retryAfterSeconds', message: 'x' }] }),
+    ).toBeUndefined();
   });
 });

@@ -1,6 +1,17 @@
 import { headers } from 'nats';
 import { describe, expect, it } from 'vitest';
-import { HEADER, type HeaderCarrier, newMessageId, OutpostError, readHeaders, writeHeaders } from '../src/index.js';
+import {
+  AuthMeRequestV1,
+  encodeMessage,
+  HEADER,
+  type HeaderCarrier,
+  newMessageId,
+  OutpostError,
+  readCredentials,
+  readHeaders,
+  tryDecodeMessage,
+  writeHeaders,
+} from '../src/index.js';
 
 /** A carrier that is not nats.js, keeping names as given: the protocol must not rely on nats.js's spelling. */
 class PlainHeaders implements HeaderCarrier {
@@ -77,5 +88,53 @@ describe('protocol headers', () => {
     const ids = new Set(Array.from({ length: 1000 }, () => newMessageId()));
     expect(ids.size).toBe(1000);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('request credentials', () => {
+  it('carry a person’s token as Outpost-Authorization: Bearer, read back apart from the protocol headers', () => {
+    const h = headers();
+    const bytes = encodeMessage(
+      AuthMeRequestV1,
+      {},
+      { headers: h, bearerToken: 'ops_abc-DEF_123', clientAddress: '10.0.0.7' },
+    );
+    expect(h.get('Outpost-Authorization')).toBe('Bearer ops_abc-DEF_123');
+    expect(h.get('Outpost-Client-Address')).toBe('10.0.0.7');
+    expect(readCredentials(h)).toEqual({
+      ok: true,
+      value: { bearerToken: 'ops_abc-DEF_123', clientAddress: '10.0.0.7' },
+    });
+    // The decoded message's headers never include the token, so handlers cannot log it by accident.
+    const decoded = tryDecodeMessage(AuthMeRequestV1, bytes, h);
+    expect(decoded.ok && JSON.stringify(decoded.headers)).not.toContain('ops_abc');
+  });
+
+  it('are absent when no header is sent, and read case-insensitively', () => {
+    expect(readCredentials(undefined)).toEqual({ ok: true, value: {} });
+    expect(readCredentials(headers())).toEqual({ ok: true, value: {} });
+    const lower = new PlainHeaders();
+    lower.set('outpost-authorization', 'Bearer opt_x');
+    expect(readCredentials(lower)).toEqual({ ok: true, value: { bearerToken: 'opt_x' } });
+  });
+
+  it('refuse an authorization that is not a bearer token with UNAUTHORIZED, naming the header', () => {
+    for (const value of ['opt_x', 'Basic dXNlcjpwYXNz', 'Bearer ', 'Bearer a b', `Bearer ${'x'.repeat(1025)}`]) {
+      const bad = new PlainHeaders();
+      bad.set(HEADER.authorization, value);
+      expect(readCredentials(bad)).toMatchObject({
+        ok: false,
+        error: { code: 'UNAUTHORIZED', details: [{ path: 'headers.Outpost-Authorization' }] },
+      });
+    }
+    const address = new PlainHeaders();
+    address.set(HEADER.clientAddress, 'has space');
+    expect(readCredentials(address)).toMatchObject({ ok: false, error: { code: 'BAD_MESSAGE' } });
+  });
+
+  it('refuse to write a token that cannot travel in a header', () => {
+    for (const token of ['', 'a b', 'line\nbreak', 'é']) {
+      expect(() => writeHeaders(new PlainHeaders(), { bearerToken: token })).toThrow(OutpostError);
+    }
   });
 });

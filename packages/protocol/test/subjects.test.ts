@@ -287,7 +287,14 @@ describe('permissions derived from the map', () => {
       subscribe: ['_INBOX_enroll.>'],
     });
     expect(permissionsFor({ role: 'portal' })).toEqual({
-      publish: ['outpost.api.v1.devices.list', 'outpost.api.v1.devices.get'],
+      publish: [
+        'outpost.api.v1.auth.login',
+        'outpost.api.v1.auth.logout',
+        'outpost.api.v1.auth.me',
+        'outpost.api.v1.devices.create',
+        'outpost.api.v1.devices.list',
+        'outpost.api.v1.devices.get',
+      ],
       subscribe: ['outpost.events.v1.devices.presence'],
     });
     expect(permissionsFor({ role: 'module', module: 'sensor' })).toEqual({
