@@ -15,6 +15,13 @@ export interface AppConfig {
   logLevel: LogLevel;
   /** Where to write the first admin token, or null to never create one. */
   bootstrapTokenFile: string | null;
+  signing: {
+    /**
+     * The 32-byte AES-256-GCM key that seals deployment signing private keys at rest, or null to store them
+     * unencrypted (development only; a warning is logged at every start). Never logged.
+     */
+    keyEncryptionKey: Buffer | null;
+  };
   presence: {
     /** How often buffered heartbeats are written to the database (one multi-row upsert). */
     flushIntervalMs: number;
@@ -65,6 +72,19 @@ const EnvSchema = z.object({
     }),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   OUTPOST_BOOTSTRAP_TOKEN_FILE: z.string().min(1, 'must be a file path when set').optional(),
+  OUTPOST_SIGNING_KEY_ENCRYPTION_KEY: z
+    .string()
+    .optional()
+    .transform((value, ctx): Buffer | null => {
+      if (value === undefined) return null;
+      const key = parseEncryptionKey(value);
+      if (!key) {
+        // Never quote the value: it is a secret.
+        ctx.addIssue({ code: 'custom', message: 'must be 32 random bytes as base64 or 64 hex digits' });
+        return z.NEVER;
+      }
+      return key;
+    }),
   PRESENCE_FLUSH_INTERVAL_MS: milliseconds(1000, 10, 60_000),
   PRESENCE_SWEEP_INTERVAL_MS: milliseconds(5000, 10, 600_000),
 });
@@ -76,6 +96,17 @@ function isNatsServerUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** 32 bytes written as 64 hex digits or base64 / base64url (`openssl rand -base64 32`), else undefined. */
+function parseEncryptionKey(value: string): Buffer | undefined {
+  const text = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+    const key = Buffer.from(text.replace(/=$/, ''), 'base64url');
+    if (key.length === 32) return key;
+  }
+  return undefined;
 }
 
 /** Parses DATABASE_URL into a target, or returns why it is not one. */
@@ -133,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     database: e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
     bootstrapTokenFile: e.OUTPOST_BOOTSTRAP_TOKEN_FILE ? resolve(e.OUTPOST_BOOTSTRAP_TOKEN_FILE) : null,
+    signing: { keyEncryptionKey: e.OUTPOST_SIGNING_KEY_ENCRYPTION_KEY },
     presence: {
       flushIntervalMs: e.PRESENCE_FLUSH_INTERVAL_MS,
       sweepIntervalMs: e.PRESENCE_SWEEP_INTERVAL_MS,

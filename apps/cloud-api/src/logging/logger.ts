@@ -7,7 +7,7 @@ export type { Logger } from 'pino';
 /** Nest injection token for the root pino logger. */
 export const LOGGER = Symbol('LOGGER');
 
-/** JSON logs on stdout (or `destination`). Bearer tokens are redacted wherever they might appear. */
+/** JSON logs on stdout (or `destination`). Bearer tokens and private keys are redacted wherever they might appear. */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   const options = {
     level,
@@ -21,6 +21,9 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
         '*.authorization',
         'headers.authorization',
         '*.headers.authorization',
+        // Defence in depth: nothing logs signing keys, and a mistake must not put one in a log line.
+        'privateKey',
+        '*.privateKey',
       ],
       censor: '[redacted]',
     },
