@@ -19,9 +19,10 @@ function tokenSchema(what: string, maxLength: number) {
 
 /**
  * Device ids that would collide with a subject or inbox Outpost reserves: a device named `enroll` would get the inbox
- * prefix `_INBOX_enroll`, which is the enrolment inbox every enrolling agent shares.
+ * prefix `_INBOX_enroll`, which is the enrolment inbox every enrolling agent shares; `portal` and `cloud-api` would
+ * get the services' inboxes.
  */
-export const RESERVED_DEVICE_IDS: ReadonlySet<string> = new Set(['enroll']);
+export const RESERVED_DEVICE_IDS: ReadonlySet<string> = new Set(['enroll', 'portal', 'cloud-api']);
 
 /**
  * A device id is one NATS subject token (it is embedded in subjects, inbox prefixes and permissions). Letters, digits,

@@ -216,6 +216,9 @@ export function defineSubject<
 
 const DEVICE_INBOX = '_INBOX_{deviceId}';
 const ENROLL_INBOX = '_INBOX_enroll';
+/** The services' own inbox prefixes: no credential may read `_INBOX.>`, services included. */
+const PORTAL_INBOX = '_INBOX_portal';
+const CLOUD_API_INBOX = '_INBOX_cloud-api';
 
 export const subjectMap = {
   agentHello: defineSubject('outpost.dev.{deviceId}.agent.hello', {
@@ -392,6 +395,22 @@ export const subjectMap = {
     subscribe: ['cloud-api'],
     queueGroup: true,
   }),
+  portalInbox: defineSubject(`${PORTAL_INBOX}.>`, {
+    server: 'cloud',
+    about: 'replies to the portal’s requests (connection option `inboxPrefix: _INBOX_portal`)',
+    message: null,
+    payload: 'a reply to an `outpost.api.v1.…` request, or `error`',
+    publish: ['cloud-api'],
+    subscribe: ['portal'],
+  }),
+  cloudApiInbox: defineSubject(`${CLOUD_API_INBOX}.>`, {
+    server: 'cloud',
+    about: 'replies to the cloud API’s own requests, JetStream API replies included (`inboxPrefix: _INBOX_cloud-api`)',
+    message: null,
+    payload: 'NATS and JetStream replies',
+    publish: [],
+    subscribe: ['cloud-api'],
+  }),
   devicePresence: defineSubject('outpost.events.v1.devices.presence', {
     server: 'cloud',
     about: 'a device went online or offline',
@@ -471,6 +490,14 @@ export const subjects = {
   },
   events: {
     devicePresence: subjectMap.devicePresence.build({}),
+  },
+  portal: {
+    /** The portal's connection option `inboxPrefix`. */
+    inboxPrefix: PORTAL_INBOX,
+  },
+  cloudApi: {
+    /** The cloud API's connection option `inboxPrefix`. */
+    inboxPrefix: CLOUD_API_INBOX,
   },
   enroll: {
     request: subjectMap.enroll.build({}),

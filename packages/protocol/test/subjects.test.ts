@@ -295,7 +295,7 @@ describe('permissions derived from the map', () => {
         'outpost.api.v1.devices.list',
         'outpost.api.v1.devices.get',
       ],
-      subscribe: ['outpost.events.v1.devices.presence'],
+      subscribe: ['_INBOX_portal.>', 'outpost.events.v1.devices.presence'],
     });
     expect(permissionsFor({ role: 'module', module: 'sensor' })).toEqual({
       publish: ['local.modules.sensor.outputs.*'],
