@@ -6,6 +6,7 @@ import { DevicesModule } from './devices/devices.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LOGGER, type Logger } from './logging/logger.js';
 import { NATS_CONNECTION, type NatsConnectionService } from './nats/nats-connection.js';
+import { NatsIdentityModule } from './nats-identity/nats-identity.module.js';
 import { PresenceModule } from './presence/presence.module.js';
 
 export interface AppDependencies {
@@ -40,6 +41,6 @@ export class AppModule {}
 export function appModule(deps: AppDependencies): DynamicModule {
   return {
     module: AppModule,
-    imports: [coreModule(deps), AuthModule, HealthModule, DevicesModule, PresenceModule],
+    imports: [coreModule(deps), AuthModule, HealthModule, DevicesModule, PresenceModule, NatsIdentityModule],
   };
 }

@@ -31,7 +31,7 @@ export const JSON_BODY_LIMIT = '1mb';
 export async function createApp(config: AppConfig, options: { logger?: Logger } = {}): Promise<RunningApp> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const database = await openDatabase(config.database, logger);
-  const nats = new NatsConnectionService(config.natsUrl, logger);
+  const nats = new NatsConnectionService(config.natsUrl, logger, config.natsSecurity);
   let app: NestExpressApplication | undefined;
   try {
     await database.migrate();

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { IdentityError, loadCloudAuthority, parseCredsFile } from '@outpost/nats-identity';
 import { z } from 'zod';
 
 /** Where the API keeps its state, decided once from DATABASE_URL. */
@@ -11,6 +13,15 @@ export interface AppConfig {
   host: string;
   port: number;
   natsUrl: string;
+  /** How the API authenticates to NATS and what it may issue; all null = plain NATS (development, tests). */
+  natsSecurity: {
+    /** NATS_CREDS: the cloud API's own user creds file. */
+    credsFile: string | null;
+    /** NATS_CA: the CA to trust; when set, the API connects with TLS only. */
+    caFile: string | null;
+    /** OUTPOST_IDENTITY_DIR: account signing key, operator signing key and system user creds (mint and revoke). */
+    identityDir: string | null;
+  };
   database: DatabaseTarget;
   logLevel: LogLevel;
   /** Where to write the first admin token, or null to never create one. */
@@ -85,9 +96,54 @@ const EnvSchema = z.object({
       }
       return key;
     }),
+  NATS_CREDS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => checkedPath(value, ctx, (path) => parseCredsFile(readFileSync(path, 'utf8'), path))),
+  NATS_CA: z
+    .string()
+    .optional()
+    .transform((value, ctx) =>
+      checkedPath(value, ctx, (path) => {
+        if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+          throw new Error(`${path} holds no PEM certificate`);
+        }
+      }),
+    ),
+  OUTPOST_IDENTITY_DIR: z
+    .string()
+    .optional()
+    .transform((value, ctx) => checkedPath(value, ctx, (path) => loadCloudAuthority(path))),
   PRESENCE_FLUSH_INTERVAL_MS: milliseconds(1000, 10, 60_000),
   PRESENCE_SWEEP_INTERVAL_MS: milliseconds(5000, 10, 600_000),
 });
+
+/**
+ * An absolute path when `check` accepts what is there, else a config issue saying why (file and reason only: the
+ * files hold secrets, and no message quotes their content).
+ */
+function checkedPath(value: string | undefined, ctx: z.RefinementCtx, check: (path: string) => unknown): string | null {
+  if (value === undefined) return null;
+  const path = resolve(value);
+  try {
+    check(path);
+    return path;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message =
+      err instanceof IdentityError
+        ? err.message
+        : code === 'ENOENT'
+          ? `${path} does not exist`
+          : code
+            ? `${path} cannot be read (${code})`
+            : err instanceof Error
+              ? err.message
+              : String(err);
+    ctx.addIssue({ code: 'custom', message: `is not usable: ${message}` });
+    return z.NEVER;
+  }
+}
 
 function isNatsServerUrl(value: string): boolean {
   try {
@@ -161,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: e.HOST,
     port: e.PORT,
     natsUrl: e.NATS_URL,
+    natsSecurity: { credsFile: e.NATS_CREDS, caFile: e.NATS_CA, identityDir: e.OUTPOST_IDENTITY_DIR },
     database: e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
     bootstrapTokenFile: e.OUTPOST_BOOTSTRAP_TOKEN_FILE ? resolve(e.OUTPOST_BOOTSTRAP_TOKEN_FILE) : null,

@@ -1,4 +1,6 @@
-import { connect, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import { subjects } from '@outpost/protocol';
+import { type ConnectionOptions, connect, credsAuthenticator, type NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
 
 /** How long to wait between attempts while the first connection cannot be made. */
@@ -7,6 +9,12 @@ const FIRST_CONNECT_RETRY_MS = 1_000;
 const DRAIN_TIMEOUT_MS = 5_000;
 
 type ConnectListener = (connection: NatsConnection) => void;
+
+/** How the API authenticates to NATS: none (plain NATS) or its creds file, and the CA that makes TLS required. */
+export interface NatsSecurity {
+  readonly credsFile: string | null;
+  readonly caFile: string | null;
+}
 
 /**
  * The API's one NATS connection, shared by the Nest transport (subscriptions), the presence publisher and the health
@@ -23,6 +31,7 @@ export class NatsConnectionService {
   constructor(
     private readonly servers: string,
     logger: Logger,
+    private readonly security: NatsSecurity = { credsFile: null, caFile: null },
   ) {
     this.log = logger.child({ component: 'nats' });
   }
@@ -102,14 +111,7 @@ export class NatsConnectionService {
       try {
         // Our own loop for the first connection (not waitOnFirstConnect): a pending connect() cannot be cancelled,
         // and it would keep a stopping process alive.
-        const connection = await connect({
-          servers: this.servers.split(',').map((server) => server.trim()),
-          name: 'outpost-cloud-api',
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 1_000,
-          pingInterval: 10_000,
-          maxPingOut: 3,
-        });
+        const connection = await connect(this.connectionOptions());
         if (this.stopping) {
           await connection.close();
           return;
@@ -128,6 +130,24 @@ export class NatsConnectionService {
         await new Promise((resolve) => setTimeout(resolve, FIRST_CONNECT_RETRY_MS));
       }
     }
+  }
+
+  private connectionOptions(): ConnectionOptions {
+    const { credsFile, caFile } = this.security;
+    return {
+      servers: this.servers.split(',').map((server) => server.trim()),
+      name: 'outpost-cloud-api',
+      // Replies to the API's own requests (JetStream included) arrive here: no credential may read `_INBOX.>`.
+      inboxPrefix: subjects.cloudApi.inboxPrefix,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      pingInterval: 10_000,
+      maxPingOut: 3,
+      // Read on every (re)connect, so renewed creds are picked up without a restart.
+      ...(credsFile ? { authenticator: credsAuthenticator(() => readFileSync(credsFile)) } : {}),
+      // With a CA the client insists on TLS: a server that offers plaintext only is refused.
+      ...(caFile ? { tls: { caFile } } : {}),
+    };
   }
 
   private adopt(connection: NatsConnection): void {
