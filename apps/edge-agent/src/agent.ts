@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { subjects } from '@outpost/protocol';
 import type { AgentConfig } from './config/index.js';
@@ -39,6 +40,8 @@ export class Agent {
       servers: config.natsServers,
       name: `outpost-agent ${config.deviceId}`,
       inboxPrefix: subjects.device.inboxPrefix(config.deviceId),
+      credsFile: config.credsFile,
+      caFile: config.caFile,
       log,
     });
     this.presence = new Presence({
@@ -62,6 +65,12 @@ export class Agent {
         'state dir is accessible to group/others; chmod 700 it',
       );
     }
+    if (this.config.credsFile && (statSync(this.config.credsFile).mode & 0o077) !== 0) {
+      this.log.warn(
+        { code: 'CREDS_FILE_PERMISSIONS', credsFile: this.config.credsFile },
+        'creds file is accessible to group/others; chmod 600 it',
+      );
+    }
     this.log.info(
       {
         version: AGENT_VERSION,
@@ -70,6 +79,8 @@ export class Agent {
         stateDir: stateDir.path,
         servers: this.config.natsServers.map(redactUrl),
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        credsFile: this.config.credsFile,
+        caFile: this.config.caFile,
       },
       'agent started',
     );

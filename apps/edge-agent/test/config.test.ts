@@ -31,6 +31,8 @@ describe('loadConfig', () => {
       stateDir: join(dir, 'state'),
       heartbeatIntervalMs: 5000,
       logLevel: 'info',
+      credsFile: null,
+      caFile: null,
     });
   });
 

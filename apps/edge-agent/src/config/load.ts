@@ -39,6 +39,19 @@ export async function loadConfig(path: string): Promise<AgentConfig> {
     );
   }
   const file = parsed.data;
+  const fromConfigDir = (path: string | undefined) => (path === undefined ? null : resolve(dirname(configPath), path));
+  const credsFile = fromConfigDir(file.credsFile);
+  const caFile = fromConfigDir(file.caFile);
+  const fileProblems = [
+    ...(credsFile ? await readableFileProblems('credsFile', credsFile) : []),
+    ...(caFile ? await readableFileProblems('caFile', caFile) : []),
+  ];
+  if (fileProblems.length > 0) {
+    throw new StartupError(
+      'CONFIG_INVALID',
+      fileProblems.map((line) => `${where}: ${line}`),
+    );
+  }
   return {
     configPath,
     deviceId: file.deviceId,
@@ -46,7 +59,22 @@ export async function loadConfig(path: string): Promise<AgentConfig> {
     stateDir: resolve(dirname(configPath), file.stateDir),
     heartbeatIntervalMs: file.heartbeatIntervalMs,
     logLevel: file.logLevel,
+    credsFile,
+    caFile,
   };
+}
+
+/** `field: <path> …` when the file is missing or unreadable (the content is never quoted: it may be a secret). */
+async function readableFileProblems(field: string, path: string): Promise<string[]> {
+  try {
+    const content = await readFile(path, 'utf8');
+    if (content.trim() === '') return [`${field}: ${path} is empty`];
+    return [];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [`${field}: ${path} not found`];
+    return [`${field}: ${path} cannot be read (${code ?? errorMessage(err)})`];
+  }
 }
 
 /** zod's default type messages ("Invalid input: expected string, received undefined") made plain. */

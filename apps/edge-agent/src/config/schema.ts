@@ -31,6 +31,10 @@ export const AgentConfigFile = z
       .max(HEARTBEAT_INTERVAL_MAX_MS, `must be ≤ ${HEARTBEAT_INTERVAL_MAX_MS}`)
       .default(HEARTBEAT_INTERVAL_DEFAULT_MS),
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    /** The device's NATS creds file (user JWT + NKey seed), written at enrolment. Relative to the config file. */
+    credsFile: z.string().min(1, 'must not be empty').optional(),
+    /** The CA certificate pinned at enrolment; when set the agent connects with TLS only. Relative to the config file. */
+    caFile: z.string().min(1, 'must not be empty').optional(),
   })
   .superRefine((config, ctx) => {
     if (config.natsUrl !== undefined && config.natsUrls !== undefined) {
@@ -52,4 +56,8 @@ export interface AgentConfig {
   readonly stateDir: string;
   readonly heartbeatIntervalMs: number;
   readonly logLevel: LogLevel;
+  /** Absolute path of the creds file, or null to connect without credentials (plain NATS). */
+  readonly credsFile: string | null;
+  /** Absolute path of the pinned CA certificate, or null for plaintext NATS. */
+  readonly caFile: string | null;
 }

@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ConnectionOptions, connect, DebugEvents, Events, type NatsConnection, type Status } from 'nats';
+import {
+  type ConnectionOptions,
+  connect,
+  credsAuthenticator,
+  DebugEvents,
+  Events,
+  type NatsConnection,
+  type Status,
+} from 'nats';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type BackoffPolicy, backoffDelayMs } from './backoff.js';
@@ -39,6 +48,10 @@ export interface AgentConnectionOptions {
    * to its own inbox only, never to `_INBOX.>`, which would show it every reply in the account.
    */
   readonly inboxPrefix: string;
+  /** The device's creds file (JWT + seed); read on every (re)connect, so a renewed file is picked up. */
+  readonly credsFile?: string | null;
+  /** The CA pinned at enrolment: TLS is then required and only this CA is trusted. */
+  readonly caFile?: string | null;
   readonly log: Logger;
 }
 
@@ -104,6 +117,9 @@ export class AgentConnection {
       timeout: DIAL_TIMEOUT_MS,
       // Credentials may be fixed on the server side while the device waits; keep trying instead of closing.
       ignoreAuthErrorAbort: true,
+      ...(this.options.credsFile ? { authenticator: credsAuthenticator(readCreds(this.options.credsFile)) } : {}),
+      // With a pinned CA the client insists on TLS: a server offering plaintext only is refused.
+      ...(this.options.caFile ? { tls: { caFile: this.options.caFile } } : {}),
     };
   }
 
@@ -219,6 +235,11 @@ export class AgentConnection {
   private serverList(): string {
     return this.options.servers.map(redactUrl).join(',');
   }
+}
+
+/** Reads the creds file each time the client authenticates (renewal = overwrite the file). */
+function readCreds(path: string): () => Uint8Array {
+  return () => readFileSync(path);
 }
 
 function statusText(status: Status): string {
