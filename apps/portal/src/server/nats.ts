@@ -1,5 +1,7 @@
 import 'server-only';
-import { connect, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import { subjects } from '@outpost/protocol';
+import { type ConnectionOptions, connect, credsAuthenticator, type NatsConnection } from 'nats';
 
 /**
  * The portal's one NATS connection per server process. Server components and route handlers call
@@ -19,22 +21,55 @@ export function natsServersFromEnv(env: NodeJS.ProcessEnv = process.env): string
   return servers.length > 0 ? servers : [DEFAULT_NATS_URL];
 }
 
+/** How the portal authenticates: its own creds file (NATS_CREDS) and the CA that makes TLS required (NATS_CA). */
+export interface NatsSecurity {
+  readonly credsFile?: string;
+  readonly caFile?: string;
+}
+
+/** NATS_CREDS and NATS_CA; unset (or empty) means plain NATS without credentials. */
+export function natsSecurityFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): NatsSecurity {
+  return {
+    ...(env.NATS_CREDS ? { credsFile: env.NATS_CREDS } : {}),
+    ...(env.NATS_CA ? { caFile: env.NATS_CA } : {}),
+  };
+}
+
+/** The portal's connection options: its own inbox always (its user may not read `_INBOX.>`), creds and TLS when set. */
+export function portalConnectionOptions(
+  servers: string[],
+  name: string,
+  security: NatsSecurity = {},
+): ConnectionOptions {
+  const { credsFile, caFile } = security;
+  return {
+    servers,
+    name,
+    inboxPrefix: subjects.portal.inboxPrefix,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    // Fail a first connect quickly so a page can render its error state rather than wait on a dead server.
+    timeout: 3_000,
+    // Read on every (re)connect, so renewed creds are picked up without a restart.
+    ...(credsFile ? { authenticator: credsAuthenticator(() => readFileSync(credsFile)) } : {}),
+    // With a CA the client insists on TLS: a server that offers plaintext only is refused.
+    ...(caFile ? { tls: { caFile } } : {}),
+  };
+}
+
 /** Resolves to the connection, or rejects with the `nats` client's own error when the servers cannot be reached. */
 export type NatsConnectionProvider = () => Promise<NatsConnection>;
 
 /** A provider that connects on first use and hands every caller the same connection. */
-export function lazyNatsConnection(servers: string[], name = 'outpost-portal'): NatsConnectionProvider {
+export function lazyNatsConnection(
+  servers: string[],
+  name = 'outpost-portal',
+  security: NatsSecurity = {},
+): NatsConnectionProvider {
   let pending: Promise<NatsConnection> | null = null;
   return () => {
     if (!pending) {
-      const attempt = connect({
-        servers,
-        name,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 1_000,
-        // Fail a first connect quickly so a page can render its error state rather than wait on a dead server.
-        timeout: 3_000,
-      });
+      const attempt = connect(portalConnectionOptions(servers, name, security));
       pending = attempt;
       attempt.then(
         (nc) => {
@@ -58,9 +93,12 @@ export function lazyNatsConnection(servers: string[], name = 'outpost-portal'): 
 // (an external package, loaded once), since classes from a bundled module differ between bundles.
 type GlobalWithNats = typeof globalThis & { __outpostPortalNats?: NatsConnectionProvider };
 
-/** The process-wide connection to the NATS servers in NATS_URL (default nats://127.0.0.1:4222). */
+/**
+ * The process-wide connection to the NATS servers in NATS_URL (default nats://127.0.0.1:4222), as the portal's service
+ * user when NATS_CREDS is set, over TLS when NATS_CA is set.
+ */
 export function sharedNatsConnection(): Promise<NatsConnection> {
   const holder = globalThis as GlobalWithNats;
-  holder.__outpostPortalNats ??= lazyNatsConnection(natsServersFromEnv());
+  holder.__outpostPortalNats ??= lazyNatsConnection(natsServersFromEnv(), 'outpost-portal', natsSecurityFromEnv());
   return holder.__outpostPortalNats();
 }
