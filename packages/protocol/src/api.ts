@@ -343,3 +343,84 @@ export type RotatedSigningKeys = z.infer<typeof RotatedSigningKeys>;
 
 export const SigningKeyIdParams = z.object({ keyId: SigningKeyId }).meta({ id: 'SigningKeyIdParams' });
 export type SigningKeyIdParams = z.infer<typeof SigningKeyIdParams>;
+
+/*
+ * Enrolment (docs/adr/0009-enrolment.md). Creating a device returns a one-time enrolment token; an enrolment group
+ * returns a reusable, expiring token that creates devices on first use. Tokens are shown once and stored hashed.
+ */
+
+/** A token string for `outpost-agent enroll --token`: it also carries what the agent needs to reach NATS safely. */
+export const EnrollmentToken = z
+  .object({
+    token: z.string().min(1).describe('Pass to `outpost-agent enroll --token`; shown once, stored hashed'),
+    expiresAt: z.iso.datetime(),
+  })
+  .meta({ id: 'EnrollmentToken' });
+export type EnrollmentToken = z.infer<typeof EnrollmentToken>;
+
+/** `POST /api/v1/devices` answers the device and its one-time enrolment token. */
+export const CreatedDevice = Device.extend({
+  enrollment: EnrollmentToken.describe('One-time: refused once used or expired'),
+}).meta({ id: 'CreatedDevice' });
+export type CreatedDevice = z.infer<typeof CreatedDevice>;
+export const CreatedDeviceV1 = defineMessage('api.devices.created', '1.0', CreatedDevice);
+
+export const ENROLLMENT_GROUP_TTL_MAX_SECONDS = 90 * 24 * 3600;
+
+/**
+ * A tag template: values may hold `{deviceId}`, replaced with the enrolling device's id (`{ serial: '{deviceId}' }`).
+ */
+export const EnrollmentGroupTags = DeviceTags.meta({
+  id: 'EnrollmentGroupTags',
+  example: { line: 'L3', serial: '{deviceId}' },
+});
+
+/** `POST /api/v1/enrollment-groups` */
+export const CreateEnrollmentGroupRequest = z
+  .object({
+    name: z.string().min(1).max(128),
+    tags: EnrollmentGroupTags.optional().describe('Tags of every device it creates; `{deviceId}` is replaced'),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(ENROLLMENT_GROUP_TTL_MAX_SECONDS)
+      .describe('The group token works until then (at most 90 days)'),
+    idPrefix: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, "-" and "_" only')
+      .optional()
+      .describe('Only device ids starting with this may enrol with the group token'),
+  })
+  .strict()
+  .meta({ id: 'CreateEnrollmentGroupRequest' });
+export type CreateEnrollmentGroupRequest = z.infer<typeof CreateEnrollmentGroupRequest>;
+
+export const EnrollmentGroup = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    tags: EnrollmentGroupTags,
+    idPrefix: z.string().nullable(),
+    expiresAt: z.iso.datetime(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'EnrollmentGroup' });
+export type EnrollmentGroup = z.infer<typeof EnrollmentGroup>;
+
+export const CreatedEnrollmentGroup = EnrollmentGroup.extend({
+  enrollment: EnrollmentToken.describe('Reusable until it expires; rate limited'),
+}).meta({ id: 'CreatedEnrollmentGroup' });
+export type CreatedEnrollmentGroup = z.infer<typeof CreatedEnrollmentGroup>;
+
+/** `POST /api/v1/devices/{id}/revoke` */
+export const DeviceRevocation = z
+  .object({
+    deviceId: DeviceId,
+    revokedAt: z.iso.datetime(),
+    revokedKeys: z.array(z.string()).describe('NATS public keys revoked (empty when the device never enrolled)'),
+  })
+  .meta({ id: 'DeviceRevocation' });
+export type DeviceRevocation = z.infer<typeof DeviceRevocation>;

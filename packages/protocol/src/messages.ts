@@ -355,12 +355,51 @@ export const EnrollRequestV1 = defineMessage(
   }),
 );
 
-/** The user JWT for the agent's key, allowed only the device's own subjects and its inbox prefix. */
+/** A deployment-signing public key the device trusts (ed25519, SPKI PEM), by key id. */
+export const TrustedSigningKey = z.object({
+  keyId: z.string().min(1).max(128),
+  publicKey: z.string().min(1).max(4_096),
+});
+
+/**
+ * The user JWT for the agent's key, allowed only the device's own subjects and its inbox prefix, with what the agent
+ * pins and trusts from now on. `jwt`, `expiresAt` and `caPem` are absent when the cloud NATS runs without identity
+ * (plain development NATS): the device then connects without credentials.
+ */
 export const EnrollReplyV1 = defineMessage(
   'enroll.reply',
   '1.0',
   z.object({
     deviceId: DeviceId,
+    jwt: z.string().min(1).max(16_384).optional(),
+    /** When the JWT expires; the agent renews it before (`credential.renew`). */
+    expiresAt: z.iso.datetime().optional(),
+    /** The CA certificate the agent pins for every later connection. */
+    caPem: z.string().min(1).max(65_536).optional(),
+    /** Deployment-signing public keys: the agent applies only deployments that verify against one of them. */
+    trustedKeys: z.array(TrustedSigningKey).max(64).optional(),
+    /** The cloud NATS URLs, as the cloud knows them (the agent keeps the URL it enrolled through first). */
+    natsUrls: z.array(z.string().min(1).max(512)).max(16).optional(),
+  }),
+);
+
+/**
+ * Agent → cloud on `outpost.dev.<deviceId>.credential.renew`, over its own (still valid) credential: a new JWT for the
+ * same public key. The cloud refuses a key other than the one enrolled, and every key of a revoked device.
+ */
+export const CredentialRenewRequestV1 = defineMessage(
+  'credential.renew',
+  '1.0',
+  z.object({
+    publicKey: z.string().regex(/^U[A-Z2-7]{55}$/, 'must be an NKey user public key'),
+  }),
+);
+
+export const CredentialRenewedV1 = defineMessage(
+  'credential.renewed',
+  '1.0',
+  z.object({
     jwt: z.string().min(1).max(16_384),
+    expiresAt: z.iso.datetime(),
   }),
 );

@@ -257,6 +257,7 @@ describe('permissions derived from the map', () => {
       'outpost.dev.press-01.telemetry',
       'outpost.dev.press-01.reply.*',
       'outpost.dev.press-01.logs.chunk.*',
+      'outpost.dev.press-01.credential.renew',
     ]);
     expect(subscribe).toEqual([
       'outpost.dev.press-01.desired.changed',
