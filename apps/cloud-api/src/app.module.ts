@@ -8,6 +8,7 @@ import { LOGGER, type Logger } from './logging/logger.js';
 import { NATS_CONNECTION, type NatsConnectionService } from './nats/nats-connection.js';
 import { NatsIdentityModule } from './nats-identity/nats-identity.module.js';
 import { PresenceModule } from './presence/presence.module.js';
+import { SigningModule } from './signing/signing.module.js';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -41,6 +42,14 @@ export class AppModule {}
 export function appModule(deps: AppDependencies): DynamicModule {
   return {
     module: AppModule,
-    imports: [coreModule(deps), AuthModule, HealthModule, DevicesModule, PresenceModule, NatsIdentityModule],
+    imports: [
+      coreModule(deps),
+      AuthModule,
+      HealthModule,
+      DevicesModule,
+      PresenceModule,
+      NatsIdentityModule,
+      SigningModule,
+    ],
   };
 }

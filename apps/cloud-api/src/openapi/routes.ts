@@ -1,4 +1,15 @@
-import { CreateDeviceRequest, Device, DevicePage, GetDeviceRequest, Health, ListDevicesQuery } from '@outpost/protocol';
+import {
+  CreateDeviceRequest,
+  Device,
+  DevicePage,
+  GetDeviceRequest,
+  Health,
+  ListDevicesQuery,
+  RotatedSigningKeys,
+  SigningKey,
+  SigningKeyIdParams,
+  SigningKeyList,
+} from '@outpost/protocol';
 import { defineRoute, type RouteDef } from '../api/route.js';
 
 /*
@@ -50,5 +61,34 @@ export const routes = {
     body: CreateDeviceRequest,
     responses: [{ status: 201, description: 'The registered device (offline until it says hello)', schema: Device }],
     errors: ['CONFLICT'],
+  }),
+  listSigningKeys: defineRoute({
+    operationId: 'listSigningKeys',
+    method: 'get',
+    path: '/api/v1/signing-keys',
+    summary: 'The public keys devices trust for deployment signatures: the active key first, then retired ones',
+    tag: 'signing-keys',
+    auth: {},
+    responses: [{ status: 200, description: 'Every signing key, public parts only', schema: SigningKeyList }],
+  }),
+  rotateSigningKey: defineRoute({
+    operationId: 'rotateSigningKey',
+    method: 'post',
+    path: '/api/v1/signing-keys/rotate',
+    summary: 'Make a new active signing key; the old one is retired but stays trusted until removed',
+    tag: 'signing-keys',
+    auth: { minRole: 'admin' },
+    responses: [{ status: 201, description: 'The new active key and the key it retired', schema: RotatedSigningKeys }],
+  }),
+  removeSigningKey: defineRoute({
+    operationId: 'removeSigningKey',
+    method: 'delete',
+    path: '/api/v1/signing-keys/{keyId}',
+    summary: 'Remove a retired signing key: deployments it signed stop verifying once devices drop it',
+    tag: 'signing-keys',
+    auth: { minRole: 'admin' },
+    params: SigningKeyIdParams,
+    responses: [{ status: 200, description: 'The removed key', schema: SigningKey }],
+    errors: ['NOT_FOUND', 'CONFLICT'],
   }),
 } as const satisfies Record<string, RouteDef>;
