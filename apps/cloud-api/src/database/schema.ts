@@ -64,3 +64,4 @@ export const schema = {
 
 // Feature tables in their own files; drizzle-kit reads this module, so each is re-exported here.
 export * from './signing-keys.js';
+export * from './enrollment.js';
