@@ -355,7 +355,11 @@ export const EnrollRequestV1 = defineMessage(
   }),
 );
 
-/** A deployment-signing public key the device trusts (ed25519, SPKI PEM), by key id. */
+/**
+ * A deployment-signing public key the device trusts, as the cloud's SigningService.trustedKeys() gives it and
+ * `@outpost/manifest`'s verifyDeployment takes it: the raw 32-byte ed25519 key in unpadded base64url (43 characters)
+ * and its key id (docs/adr/0008-signed-deployments.md).
+ */
 export const TrustedSigningKey = z.object({
   keyId: z.string().min(1).max(128),
   publicKey: z.string().min(1).max(4_096),
