@@ -1,6 +1,7 @@
 export * from './api.js';
 export * from './catalog.js';
 export * from './codec.js';
+export * from './enrollment-token.js';
 export * from './errors.js';
 export * from './headers.js';
 export * from './ids.js';

@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   CreateEnrollmentGroupRequest,
   CredentialRenewRequestV1,
+  decodeEnrollmentToken,
   decodeMessage,
   decodeReply,
+  ENROLLMENT_TOKEN_PREFIX,
   EnrollReplyV1,
+  encodeEnrollmentToken,
   encodeMessage,
   encodeReply,
   permissionsFor,
@@ -36,7 +39,9 @@ describe('enrolment messages', () => {
     expect(
       decodeMessage(CredentialRenewRequestV1, encodeMessage(CredentialRenewRequestV1, { publicKey: KEY })),
     ).toEqual({ publicKey: KEY });
-    expect(() => encodeMessage(CredentialRenewRequestV1, { publicKey: `S${KEY.slice(1)}` })).toThrow(/credential.renew/);
+    expect(() => encodeMessage(CredentialRenewRequestV1, { publicKey: `S${KEY.slice(1)}` })).toThrow(
+      /credential.renew/,
+    );
   });
 
   it('bound a group token’s lifetime to 90 days and its id prefix to id characters', () => {
@@ -64,5 +69,38 @@ describe('credential renewal subject', () => {
     const { publish, subscribe } = permissionsFor({ role: 'enrolling-agent' });
     expect(publish).toEqual(['outpost.enroll']);
     expect(subscribe).toEqual(['_INBOX_enroll.>']);
+  });
+});
+
+describe('enrolment token strings', () => {
+  const bundle = {
+    v: 1 as const,
+    secret: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0',
+    deviceId: 'press-01',
+    caPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    creds: { jwt: 'a.b.c', seed: `SU${'A'.repeat(56)}` },
+  };
+
+  it('round-trip the bundle', () => {
+    const token = encodeEnrollmentToken(bundle);
+    expect(token.startsWith(ENROLLMENT_TOKEN_PREFIX)).toBe(true);
+    expect(decodeEnrollmentToken(` ${token}\n`)).toEqual(bundle);
+  });
+
+  it('refuse a truncated or foreign token with a message that does not quote it', () => {
+    const token = encodeEnrollmentToken(bundle);
+    expect(() => decodeEnrollmentToken(token.slice(0, 40))).toThrow(/damaged/);
+    expect(() => decodeEnrollmentToken('hello')).toThrow(/not an Outpost enrolment token/);
+    try {
+      decodeEnrollmentToken(token.slice(0, 40));
+    } catch (err) {
+      expect((err as Error).message).not.toContain(token.slice(15, 40));
+    }
+  });
+
+  it('need a device id unless it is a group token', () => {
+    const { deviceId: _omitted, ...rest } = bundle;
+    expect(() => decodeEnrollmentToken(encodeEnrollmentToken(rest))).toThrow(/names no device/);
+    expect(decodeEnrollmentToken(encodeEnrollmentToken({ ...rest, group: true })).group).toBe(true);
   });
 });
