@@ -2,11 +2,13 @@
 // `pnpm dev`: the whole local stack in one command — a private nats-server (unless NATS_URL is set), the cloud API on
 // embedded PGlite (unless DATABASE_URL is set), the portal, and one edge agent `dev-device-01`. Ctrl-C stops every
 // child it started, in reverse order, each in its own process group so nothing is orphaned.
+// The private nats-server runs as production does: operator/JWT mode with the full resolver and TLS. The identity
+// (operator, accounts, service users) and a dev CA are made once under .outpost/identity and .outpost/pki.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const env = process.env;
@@ -147,8 +149,9 @@ async function main() {
   mkdirSync(stateDir, { recursive: true });
 
   let natsUrl = env.NATS_URL;
+  let natsServer = null;
   if (!natsUrl) {
-    const natsServer = env.NATS_SERVER_BIN ?? which('nats-server');
+    natsServer = env.NATS_SERVER_BIN ?? which('nats-server');
     if (!natsServer) {
       fail(
         'nats-server is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install nats-server; macOS: brew install nats-server; ' +
@@ -165,17 +168,6 @@ async function main() {
         return;
       }
     }
-    natsUrl = `nats://127.0.0.1:${natsPort}`;
-    await start('nats', natsServer, ['-c', join(root, 'infra/nats/dev.conf')], {
-      extraEnv: {
-        OUTPOST_NATS_LISTEN: `127.0.0.1:${natsPort}`,
-        OUTPOST_NATS_MONITOR: `127.0.0.1:${natsMonitorPort}`,
-        OUTPOST_NATS_STORE: join(stateDir, 'nats'),
-      },
-      ready: /Server is ready/,
-    });
-  } else {
-    log(`using external NATS at ${natsUrl}`);
   }
 
   for (const [what, port, variable] of [
@@ -208,6 +200,9 @@ async function main() {
     return;
   }
 
+  const nats = natsServer ? await startSecureNats(natsServer) : externalNats(natsUrl);
+  natsUrl = nats.url;
+
   const databaseUrl = env.DATABASE_URL ?? `pglite:${join(stateDir, 'db')}`;
   const tokenFile = join(stateDir, 'admin-token');
   await start('api', process.execPath, [join(root, 'apps/cloud-api/dist/main.js')], {
@@ -216,6 +211,7 @@ async function main() {
       PORT: String(apiPort),
       HOST: '127.0.0.1',
       NATS_URL: natsUrl,
+      ...nats.apiEnv,
       DATABASE_URL: databaseUrl,
       OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
     },
@@ -225,9 +221,10 @@ async function main() {
   const agentDir = join(stateDir, 'agent');
   mkdirSync(agentDir, { recursive: true });
   const agentConfig = join(agentDir, `${deviceId}.json`);
+  const agentSecurity = await nats.deviceFiles(deviceId, join(agentDir, deviceId));
   writeFileSync(
     agentConfig,
-    `${JSON.stringify({ deviceId, natsUrl, stateDir: join(agentDir, deviceId), heartbeatIntervalMs: 5000 }, null, 2)}\n`,
+    `${JSON.stringify({ deviceId, natsUrl, stateDir: join(agentDir, deviceId), heartbeatIntervalMs: 5000, ...agentSecurity }, null, 2)}\n`,
   );
   await start('agent', process.execPath, [join(root, 'apps/edge-agent/dist/cli.js'), 'run', '--config', agentConfig], {
     extraEnv: {},
@@ -238,7 +235,7 @@ async function main() {
   const nextBin = join(portalDir, 'node_modules/next/dist/bin/next');
   await start('portal', process.execPath, [nextBin, 'dev', '-H', '127.0.0.1', '-p', String(portalPort)], {
     cwd: portalDir,
-    extraEnv: { NATS_URL: natsUrl, NEXT_TELEMETRY_DISABLED: '1' },
+    extraEnv: { NATS_URL: natsUrl, ...nats.portalEnv, NEXT_TELEMETRY_DISABLED: '1' },
     ready: /Ready in|ready on|started server/i,
   });
   // The first request compiles the page; do it now so the printed URL answers at once.
@@ -254,12 +251,109 @@ async function main() {
   log('Outpost is running:');
   log(`  portal      ${portalUrl}`);
   log(`  cloud API   http://127.0.0.1:${apiPort}   (OpenAPI: http://127.0.0.1:${apiPort}/api/docs)`);
-  log(`  NATS        ${natsUrl}`);
+  log(`  NATS        ${natsUrl}${nats.note}`);
   log(`  database    ${databaseUrl.startsWith('pglite:') ? databaseUrl : 'DATABASE_URL'}`);
   log(`  admin token ${tokenNote}`);
   log(`  device      ${deviceId}`);
   log('Press Ctrl-C to stop everything.');
   log('STACK READY');
+}
+
+/** The built identity package (dev.mjs runs after the build, so dist exists). */
+function natsIdentity() {
+  return Promise.all([
+    import(pathToFileURL(join(root, 'packages/nats-identity/dist/index.js')).href),
+    import(pathToFileURL(join(root, 'packages/nats-identity/dist/pki.js')).href),
+  ]).then(([identity, pki]) => ({ ...identity, ...pki }));
+}
+
+/**
+ * Our own nats-server in operator/TLS mode: the identity bundle and dev PKI are created once under the state dir, the
+ * config is rendered from them (infra/nats/hub.conf.template shows its shape), and the API, portal and agent get
+ * credentials of their own.
+ */
+async function startSecureNats(natsServer) {
+  const id = await natsIdentity();
+  const identity = await id.ensureIdentityBundle(join(stateDir, 'identity'));
+  const pki = await id.ensureDevPki(join(stateDir, 'pki'), { hosts: ['127.0.0.1', 'localhost'] });
+  const natsDir = join(stateDir, 'nats');
+  mkdirSync(natsDir, { recursive: true, mode: 0o700 });
+  const configFile = join(natsDir, 'hub.conf');
+  id.writePrivateFile(
+    configFile,
+    id.renderHubConfig({
+      identity,
+      serverName: 'outpost-dev',
+      host: '127.0.0.1',
+      port: natsPort,
+      monitorPort: natsMonitorPort,
+      storeDir: join(natsDir, 'jetstream'),
+      resolverDir: join(natsDir, 'jwt'),
+      tls: pki,
+      jetstreamDomain: 'cloud',
+    }),
+  );
+  await start('nats', natsServer, ['-c', configFile], { ready: /Server is ready/ });
+  return {
+    url: `tls://127.0.0.1:${natsPort}`,
+    note: `   (operator mode, TLS; CA ${pki.caFile})`,
+    apiEnv: { NATS_CREDS: identity.paths.cloudApiCreds, NATS_CA: pki.caFile, OUTPOST_IDENTITY_DIR: identity.dir },
+    portalEnv: { NATS_CREDS: identity.paths.portalCreds, NATS_CA: pki.caFile },
+    deviceFiles: (id_, dir) => mintDeviceFiles(id, identity.accountIssuer(), pki.caFile, id_, dir),
+  };
+}
+
+/**
+ * NATS_URL set: the user's own NATS in whatever mode it runs. NATS_CREDS / NATS_CA / OUTPOST_IDENTITY_DIR pass through
+ * to the API and portal; with OUTPOST_IDENTITY_DIR the dev device gets credentials minted from it, with NATS_CA it pins
+ * that CA.
+ */
+function externalNats(url) {
+  log(`using external NATS at ${url}`);
+  return {
+    url,
+    note: '   (external)',
+    apiEnv: {},
+    portalEnv: {},
+    async deviceFiles(id_, dir) {
+      if (!env.OUTPOST_IDENTITY_DIR) return env.NATS_CA ? { caFile: resolve(env.NATS_CA) } : {};
+      const id = await natsIdentity();
+      const authority = id.loadCloudAuthority(env.OUTPOST_IDENTITY_DIR);
+      return mintDeviceFiles(id, authority.issuer, env.NATS_CA ? resolve(env.NATS_CA) : null, id_, dir);
+    },
+  };
+}
+
+/**
+ * The dev device's credential, as enrolment would leave it: its own NKey and a JWT for its subjects only, in
+ * `<dir>/device.creds` (0600), and the pinned CA in `<dir>/ca.pem`. Minted here directly; enrolment through the API
+ * replaces this for real devices. Kept while it is valid for another day, so restarts reuse the same key.
+ */
+async function mintDeviceFiles(id, issuer, caFile, deviceIdToMint, dir) {
+  id.ensurePrivateDir(dir);
+  const credsFile = join(dir, 'device.creds');
+  let reuse = false;
+  if (existsSync(credsFile)) {
+    try {
+      const { jwt } = id.parseCredsFile(readFileSync(credsFile, 'utf8'), credsFile);
+      const claims = id.decodeUserJwt(jwt);
+      reuse =
+        claims.name === deviceIdToMint &&
+        claims.nats.issuer_account === issuer.accountPublicKey &&
+        (claims.exp ?? 0) - id.nowSecs() > 24 * 3600;
+    } catch {
+      reuse = false;
+    }
+  }
+  if (!reuse) {
+    const key = id.createUserKey();
+    const jwt = await id.mintDeviceJwt({ issuer, deviceId: deviceIdToMint, publicKey: key.publicKey });
+    id.writePrivateFile(credsFile, id.formatCredsFile(jwt, key.seed));
+  }
+  if (!caFile) return { credsFile };
+  const pinned = join(dir, 'ca.pem');
+  copyFileSync(caFile, pinned);
+  return { credsFile, caFile: pinned };
 }
 
 main().catch((err) => fail(err.message));

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, isAlive, spawnProcess, waitFor } from '@outpost/testing';
@@ -53,6 +53,29 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
 
     expect(dev.output()).toContain(`http://127.0.0.1:${ports.PORTAL_PORT}`);
     expect(statSync(join(stateDir, 'admin-token')).mode & 0o777).toBe(0o600);
+
+    // NATS runs in operator mode with TLS; keys and creds are private to the user.
+    expect(dev.output()).toContain(`tls://127.0.0.1:${ports.OUTPOST_NATS_PORT}`);
+    const hubConfig = readFileSync(join(stateDir, 'nats', 'hub.conf'), 'utf8');
+    expect(hubConfig).toMatch(/resolver \{\s+type: full/);
+    expect(hubConfig).toContain('tls {');
+    for (const dir of ['identity', 'pki', join('agent', 'dev-device-01')]) {
+      expect(statSync(join(stateDir, dir)).mode & 0o777, dir).toBe(0o700);
+    }
+    for (const file of [
+      'identity/operator.nk',
+      'identity/account-signing.nk',
+      'identity/cloud-api.creds',
+      'identity/portal.creds',
+      'pki/ca-key.pem',
+      'agent/dev-device-01/device.creds',
+    ]) {
+      expect(statSync(join(stateDir, file)).mode & 0o777, file).toBe(0o600);
+    }
+    const agentConfig = JSON.parse(readFileSync(join(stateDir, 'agent', 'dev-device-01.json'), 'utf8'));
+    expect(agentConfig).toMatchObject({ credsFile: expect.any(String), caFile: expect.any(String) });
+    // No seed or JWT reaches the terminal.
+    expect(dev.output()).not.toMatch(/\bS[UAO][A-Z2-7]{54}|eyJ[\w-]{20,}\.eyJ/);
 
     await waitFor(
       async () => {

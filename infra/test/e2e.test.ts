@@ -1,7 +1,8 @@
 import {
   createTestDatabase,
-  type NatsServerHandle,
-  startNatsServer,
+  type DeviceCreds,
+  type SecureNatsServerHandle,
+  startSecureNatsServer,
   type TestDatabase,
   waitFor,
 } from '@outpost/testing';
@@ -9,24 +10,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followDeviceStream, startAgent, startCloudApi, startPortal } from './stack.js';
 
 /**
- * The Foundation slice end to end, with real processes only: nats-server, the built cloud API, the built portal and
- * the built agent. The device must appear online through REST and through the portal's live stream, go offline when
+ * The Foundation slice end to end, with real processes only: nats-server (operator/JWT mode, TLS, each process with
+ * a credential of its own), the built cloud API, the built portal and the built agent. The device must appear online through REST and through the portal's live stream, go offline when
  * the agent is killed (no goodbye: presence must come from missed heartbeats), and come back when it restarts.
  */
 describe('end to end: agent → NATS → cloud API → portal', () => {
   const deviceId = 'e2e-device-01';
   const heartbeatIntervalMs = 300;
-  let nats: NatsServerHandle;
+  let nats: SecureNatsServerHandle;
+  let device: DeviceCreds;
   let db: TestDatabase;
   let api: Awaited<ReturnType<typeof startCloudApi>>;
   let portal: Awaited<ReturnType<typeof startPortal>>;
   let stream: ReturnType<typeof followDeviceStream>;
 
   beforeAll(async () => {
-    nats = await startNatsServer({ jetstream: true });
+    nats = await startSecureNatsServer();
+    device = await nats.mintDeviceCreds(deviceId);
     db = await createTestDatabase();
-    api = await startCloudApi({ natsUrl: nats.url, databaseUrl: db.url });
-    portal = await startPortal({ natsUrl: nats.url });
+    api = await startCloudApi({
+      natsUrl: nats.url,
+      databaseUrl: db.url,
+      env: { NATS_CREDS: nats.serviceCreds.cloudApi, NATS_CA: nats.caFile, OUTPOST_IDENTITY_DIR: nats.identity.dir },
+    });
+    portal = await startPortal({
+      natsUrl: nats.url,
+      env: { NATS_CREDS: nats.serviceCreds.portal, NATS_CA: nats.caFile },
+    });
     stream = followDeviceStream(`${portal.url}/api/devices/stream`);
   });
 
@@ -44,7 +54,8 @@ describe('end to end: agent → NATS → cloud API → portal', () => {
   };
 
   it('shows the device online, offline after a crash, and online again after a restart', async () => {
-    const first = await startAgent({ deviceId, natsUrl: nats.url, heartbeatIntervalMs });
+    const agentCreds = { credsFile: device.credsFile, caFile: nats.caFile };
+    const first = await startAgent({ deviceId, natsUrl: nats.url, heartbeatIntervalMs, ...agentCreds });
 
     await waitFor(async () => (await restStatus()) === 'online', { timeoutMs: 60_000, what: 'REST to report online' });
     await waitFor(() => stream.statusOf(deviceId) === 'online', {
@@ -64,7 +75,13 @@ describe('end to end: agent → NATS → cloud API → portal', () => {
       what: 'the portal live stream to report offline',
     });
 
-    const second = await startAgent({ deviceId, natsUrl: nats.url, heartbeatIntervalMs, dir: first.dir });
+    const second = await startAgent({
+      deviceId,
+      natsUrl: nats.url,
+      heartbeatIntervalMs,
+      dir: first.dir,
+      ...agentCreds,
+    });
     await waitFor(async () => (await restStatus()) === 'online', { timeoutMs: 60_000, what: 'REST online again' });
     await waitFor(() => stream.statusOf(deviceId) === 'online', {
       timeoutMs: 60_000,

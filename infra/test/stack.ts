@@ -39,7 +39,7 @@ export async function startCloudApi(options: { natsUrl: string; databaseUrl: str
 }
 
 /** Starts the built portal with `next start` on a free port. */
-export async function startPortal(options: { natsUrl: string }) {
+export async function startPortal(options: { natsUrl: string; env?: NodeJS.ProcessEnv }) {
   const port = await getFreePort();
   const portalDir = join(repoRoot, 'apps/portal');
   const proc = await spawnProcess(
@@ -47,7 +47,7 @@ export async function startPortal(options: { natsUrl: string }) {
     [join(portalDir, 'node_modules/next/dist/bin/next'), 'start', '-H', '127.0.0.1', '-p', String(port)],
     {
       cwd: portalDir,
-      env: { ...process.env, NATS_URL: options.natsUrl, NEXT_TELEMETRY_DISABLED: '1' },
+      env: { ...process.env, NATS_URL: options.natsUrl, NEXT_TELEMETRY_DISABLED: '1', ...options.env },
       readyWhen: /Ready in|started server/i,
       readyTimeoutMs: 120_000,
     },
@@ -61,6 +61,9 @@ export async function startAgent(options: {
   natsUrl: string;
   heartbeatIntervalMs: number;
   dir?: string;
+  /** The device's creds file and the CA it pins (as enrolment writes them). */
+  credsFile?: string;
+  caFile?: string;
 }): Promise<{ proc: SpawnedProcess; dir: string }> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'outpost-e2e-agent-'));
   const config = join(dir, 'agent.json');
@@ -71,6 +74,8 @@ export async function startAgent(options: {
       natsUrl: options.natsUrl,
       stateDir: join(dir, 'state'),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
+      ...(options.credsFile ? { credsFile: options.credsFile } : {}),
+      ...(options.caFile ? { caFile: options.caFile } : {}),
     }),
   );
   const proc = await spawnProcess(
