@@ -18,7 +18,7 @@ export interface MintDeviceJwtOptions {
  * A device's user JWT: its own subjects and reply inbox only (`deviceUserPermissions`), as a client or as the device
  * hub's leaf-node connection, with an expiry.
  */
-export function mintDeviceJwt(options: MintDeviceJwtOptions): Promise<string> {
+export async function mintDeviceJwt(options: MintDeviceJwtOptions): Promise<string> {
   const parsed = DeviceId.safeParse(options.deviceId);
   if (!parsed.success) {
     throw new IdentityError(
