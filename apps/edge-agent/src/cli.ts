@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './commands/command.js';
+import { enrollCommand } from './commands/enroll.js';
 import { runCommand } from './commands/run.js';
 import { errorMessage, StartupError } from './errors.js';
 import { AGENT_VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = [runCommand];
+const COMMANDS: readonly Command[] = [runCommand, enrollCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

@@ -8,7 +8,12 @@ export type StartupErrorCode =
   | 'CONFIG_UNREADABLE'
   | 'CONFIG_INVALID_JSON'
   | 'CONFIG_INVALID'
-  | 'STATE_DIR_UNUSABLE';
+  | 'STATE_DIR_UNUSABLE'
+  | 'ENROLL_TOKEN_INVALID'
+  | 'ALREADY_ENROLLED'
+  | 'ENROLL_CONNECT_FAILED'
+  | 'ENROLL_REFUSED'
+  | 'ENROLL_FAILED';
 
 /**
  * A problem the operator has to fix before the agent can run. The CLI prints each line of `lines` and exits 2;
