@@ -4,12 +4,15 @@ import {
   type AccountInfo,
   type CloudAuthority,
   connectSystemUser,
+  createUserKey,
   DEFAULT_DEVICE_JWT_LIFETIME_SECS,
   decodeUserJwt,
+  enrollingUserPermissions,
   fetchAccountInfo,
   IdentityError,
   loadCloudAuthority,
   mintDeviceJwt,
+  mintUserJwt,
   revokeUsers,
 } from '@outpost/nats-identity';
 import { OutpostError } from '@outpost/protocol';
@@ -96,6 +99,23 @@ export class NatsIdentityService implements OnModuleDestroy {
       }
       throw err;
     }
+  }
+
+  /**
+   * A fresh enrolment credential (seed and JWT) for one enrolment token: it may only request `outpost.enroll` and read
+   * `_INBOX_enroll.>`, and expires with the token. It travels inside the token and is never stored or logged.
+   */
+  async mintEnrollmentCredential(expiresInSecs: number): Promise<{ jwt: string; seed: string }> {
+    const authority = this.requireAuthority();
+    const key = createUserKey();
+    const jwt = await mintUserJwt({
+      issuer: authority.issuer,
+      publicKey: key.publicKey,
+      name: 'enroll',
+      permissions: enrollingUserPermissions(),
+      expiresInSecs,
+    });
+    return { jwt, seed: key.seed };
   }
 
   /**
