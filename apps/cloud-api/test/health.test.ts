@@ -1,4 +1,4 @@
-import { decodeReply, encodeMessage, rpc } from '@outpost/protocol';
+import { rpc } from '@outpost/protocol';
 import {
   createTestDatabase,
   type NatsServerHandle,
@@ -9,7 +9,7 @@ import {
   waitFor,
 } from '@outpost/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, natsClient, startTestApp, type TestApp } from './helpers.js';
+import { api, natsClient, rpcCall, startTestApp, type TestApp } from './helpers.js';
 
 interface HealthBody {
   status: 'ok' | 'degraded';
@@ -98,11 +98,10 @@ describe('GET /healthz', () => {
     // Its subscriptions came back with the connection.
     const nc = await natsClient(nats.url);
     try {
-      const reply = await waitFor(
-        () => nc.request(rpc.devicesList.subject, encodeMessage(rpc.devicesList.request, {}), { timeout: 1000 }),
-        { what: 'a NATS request answered after the restart' },
-      );
-      expect(decodeReply(rpc.devicesList.response, reply.data).items).toEqual([]);
+      const page = await waitFor(() => rpcCall(nc, rpc.devicesList, {}, app.adminToken, { timeout: 1000 }), {
+        what: 'a NATS request answered after the restart',
+      });
+      expect(page.items).toEqual([]);
     } finally {
       await nc.close();
     }

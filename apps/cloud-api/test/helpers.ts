@@ -1,18 +1,22 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   AgentGoodbyeV1,
   AgentHeartbeatV1,
   AgentHelloV1,
   DevicePresenceChangedV1,
   decodeMessage,
+  decodeReply,
   encodeMessage,
   type MessageData,
+  type MessageInput,
+  type Role,
+  type RpcDef,
   subjects,
 } from '@outpost/protocol';
 import { waitFor } from '@outpost/testing';
-import { connect, type NatsConnection } from 'nats';
+import { connect, headers, type NatsConnection } from 'nats';
 import { createApp, type RunningApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logging/logger.js';
@@ -35,6 +39,9 @@ export interface TestApp {
   /** The bootstrap admin token the app wrote on first start. */
   adminToken: string;
   tokenFile: string;
+  /** The bootstrap admin user (`admin`) and the password the app wrote on first start. */
+  adminPassword: string;
+  passwordFile: string;
   close(): Promise<void>;
 }
 
@@ -44,12 +51,15 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Share a token file between replicas (defaults to a fresh one). */
   tokenFile?: string;
+  /** Share the bootstrap admin password file between replicas (defaults to a fresh one). */
+  passwordFile?: string;
 }
 
 /** Starts the API in-process on a free port, with its logs captured and a bootstrap admin token. */
 export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const tokenDir = options.tokenFile ? null : mkdtempSync(join(tmpdir(), 'outpost-token-'));
   const tokenFile = options.tokenFile ?? join(tokenDir ?? '', 'secrets', 'admin-token');
+  const passwordFile = options.passwordFile ?? join(dirname(tokenFile), 'admin-password');
   const config: AppConfig = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
@@ -57,6 +67,9 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     DATABASE_URL: options.databaseUrl,
     LOG_LEVEL: 'debug',
     OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
+    OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,
+    // The cheapest cost the API accepts: tests hash many passwords; the stored format is the same.
+    AUTH_PASSWORD_SCRYPT_COST: '14',
     ...options.env,
   });
   const logs = new LogCapture();
@@ -67,6 +80,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     logs,
     adminToken: readFileSync(tokenFile, 'utf8').trim(),
     tokenFile,
+    adminPassword: readFileSync(passwordFile, 'utf8').trim(),
+    passwordFile,
     async close() {
       await running.close();
       if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
@@ -188,4 +203,65 @@ export function waitForStatus(
     },
     { timeoutMs, intervalMs: 50, what: `device ${deviceId} ${status}` },
   );
+}
+
+/** Logs in over HTTP; returns the session token. */
+export async function login(app: { url: string }, username: string, password: string): Promise<string> {
+  const { status, body } = await api(app, '/api/v1/auth/login', { method: 'POST', body: { username, password } });
+  if (status !== 200) throw new Error(`login as ${username} answered ${status}: ${JSON.stringify(body)}`);
+  return (body as { token: string }).token;
+}
+
+let people = 0;
+
+/** A new user with this role (created by the bootstrap admin token), logged in: returns its session token and id. */
+export async function personWithRole(
+  app: TestApp,
+  role: Role,
+): Promise<{ token: string; id: string; username: string }> {
+  people += 1;
+  const username = `${role}-${people}-${Math.random().toString(36).slice(2, 8)}`;
+  const password = `password for ${username}`;
+  const created = await api(app, '/api/v1/users', {
+    method: 'POST',
+    token: app.adminToken,
+    body: { username, password, role },
+  });
+  if (created.status !== 201) throw new Error(`creating ${username} answered ${created.status}`);
+  return { token: await login(app, username, password), id: (created.body as { id: string }).id, username };
+}
+
+/** A new API token with this role (created by the bootstrap admin token). */
+export async function apiTokenWithRole(app: TestApp, role: Role, name = `${role}-token`): Promise<string> {
+  const created = await api(app, '/api/v1/tokens', { method: 'POST', token: app.adminToken, body: { name, role } });
+  if (created.status !== 201) throw new Error(`creating token ${name} answered ${created.status}`);
+  return (created.body as { token: string }).token;
+}
+
+/** A NATS request as the portal makes it: the person's token in Outpost-Authorization. Resolves to the reply bytes. */
+export async function rpcRaw<D extends RpcDef>(
+  nc: NatsConnection,
+  def: D,
+  request: MessageInput<D['request']>,
+  token: string | null,
+  options: { timeout?: number; clientAddress?: string } = {},
+): Promise<Uint8Array> {
+  const h = headers();
+  const payload = encodeMessage(def.request, request, {
+    headers: h,
+    ...(token ? { bearerToken: token } : {}),
+    ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+  });
+  return (await nc.request(def.subject, payload, { headers: h, timeout: options.timeout ?? 5_000 })).data;
+}
+
+/** rpcRaw, decoded: throws the API's OutpostError for an error reply. */
+export async function rpcCall<D extends RpcDef>(
+  nc: NatsConnection,
+  def: D,
+  request: MessageInput<D['request']>,
+  token: string | null,
+  options: { timeout?: number; clientAddress?: string } = {},
+): Promise<MessageData<D['response']>> {
+  return decodeReply<D['response']>(def.response, await rpcRaw(nc, def, request, token, options));
 }

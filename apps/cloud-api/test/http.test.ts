@@ -2,10 +2,18 @@ import { readFileSync, statSync } from 'node:fs';
 import { createTestDatabase, type NatsServerHandle, startNatsServer, type TestDatabase } from '@outpost/testing';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiTokensRepository } from '../src/auth/api-tokens.repository.js';
 import { BootstrapTokenService } from '../src/auth/bootstrap-token.service.js';
-import { generateToken, hashToken, newTokenId } from '../src/auth/tokens.js';
-import { api, type DeviceBody, FakeAgent, natsClient, startTestApp, type TestApp, waitForStatus } from './helpers.js';
+import { generateToken } from '../src/auth/tokens.js';
+import {
+  api,
+  apiTokenWithRole,
+  type DeviceBody,
+  FakeAgent,
+  natsClient,
+  startTestApp,
+  type TestApp,
+  waitForStatus,
+} from './helpers.js';
 
 let nats: NatsServerHandle;
 let database: TestDatabase;
@@ -198,10 +206,7 @@ describe('bearer auth', () => {
   });
 
   it('answers 403 FORBIDDEN when the role is too low, and lets a viewer read', async () => {
-    const viewer = generateToken();
-    await app.running.app
-      .get(ApiTokensRepository)
-      .insert({ id: newTokenId(), name: 'read-only', role: 'viewer', tokenHash: hashToken(viewer) });
+    const viewer = await apiTokenWithRole(app, 'viewer', 'read-only');
     expect((await api(app, '/api/v1/devices', { token: viewer })).status).toBe(200);
     const { status, body } = await api(app, '/api/v1/devices', { method: 'POST', token: viewer, body: { id: 'v-1' } });
     expect(status).toBe(403);

@@ -1,4 +1,4 @@
-import { decodeReply, encodeMessage, OutpostError, rpc } from '@outpost/protocol';
+import { decodeReply, OutpostError, rpc } from '@outpost/protocol';
 import {
   createTestDatabase,
   type NatsServerHandle,
@@ -8,7 +8,7 @@ import {
 } from '@outpost/testing';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, natsClient, startTestApp, type TestApp } from './helpers.js';
+import { api, natsClient, rpcCall, rpcRaw, startTestApp, type TestApp } from './helpers.js';
 
 let nats: NatsServerHandle;
 let database: TestDatabase;
@@ -23,12 +23,9 @@ beforeAll(async () => {
     await api(app, '/api/v1/devices', { method: 'POST', token: app.adminToken, body: { id, tags: { n: id } } });
   }
   // The API subscribes once its NATS connection is up; wait until a request is answered.
-  await waitFor(
-    () => nc.request(rpc.devicesList.subject, encodeMessage(rpc.devicesList.request, {}), { timeout: 1000 }),
-    {
-      what: 'the API to answer on NATS',
-    },
-  );
+  await waitFor(() => rpcRaw(nc, rpc.devicesList, {}, app.adminToken, { timeout: 1000 }), {
+    what: 'the API to answer on NATS',
+  });
 });
 
 afterAll(async () => {
@@ -51,34 +48,28 @@ function rejection(promise: Promise<unknown>): Promise<OutpostError> {
 
 describe('portal request/reply over NATS', () => {
   it('lists devices as a DevicePage in the protocol wire format', async () => {
-    const reply = await nc.request(rpc.devicesList.subject, encodeMessage(rpc.devicesList.request, { limit: 2 }));
-    const wire = JSON.parse(new TextDecoder().decode(reply.data)) as Record<string, unknown>;
+    const reply = await rpcRaw(nc, rpc.devicesList, { limit: 2 }, app.adminToken);
+    const wire = JSON.parse(new TextDecoder().decode(reply)) as Record<string, unknown>;
     // Only the protocol's envelope: none of Nest's { response, err, isDisposed, id }.
     expect(Object.keys(wire).sort()).toEqual(['data', 'ok', 'type', 'v']);
-    const page = decodeReply(rpc.devicesList.response, reply.data);
+    const page = decodeReply(rpc.devicesList.response, reply);
     expect(page.items.map((d) => d.id)).toEqual(['rpc-01', 'rpc-02']);
     expect(page.nextCursor).not.toBeNull();
-    const next = decodeReply(
-      rpc.devicesList.response,
-      (
-        await nc.request(
-          rpc.devicesList.subject,
-          encodeMessage(rpc.devicesList.request, { limit: 2, cursor: page.nextCursor ?? '' }),
-        )
-      ).data,
-    );
+    const next = await rpcCall(nc, rpc.devicesList, { limit: 2, cursor: page.nextCursor ?? '' }, app.adminToken);
     expect(next.items.map((d) => d.id)).toEqual(['rpc-03']);
     expect(next.nextCursor).toBeNull();
   });
 
   it('gets one device', async () => {
-    const reply = await nc.request(rpc.devicesGet.subject, encodeMessage(rpc.devicesGet.request, { id: 'rpc-02' }));
-    expect(decodeReply(rpc.devicesGet.response, reply.data)).toMatchObject({ id: 'rpc-02', tags: { n: 'rpc-02' } });
+    expect(await rpcCall(nc, rpc.devicesGet, { id: 'rpc-02' }, app.adminToken)).toMatchObject({
+      id: 'rpc-02',
+      tags: { n: 'rpc-02' },
+    });
   });
 
   it('answers NOT_FOUND as an error reply with the error body', async () => {
-    const reply = await nc.request(rpc.devicesGet.subject, encodeMessage(rpc.devicesGet.request, { id: 'ghost' }));
-    expect(JSON.parse(new TextDecoder().decode(reply.data))).toEqual({
+    const reply = await rpcRaw(nc, rpc.devicesGet, { id: 'ghost' }, app.adminToken);
+    expect(JSON.parse(new TextDecoder().decode(reply))).toEqual({
       ok: false,
       type: 'error',
       v: '1.0',
@@ -113,11 +104,7 @@ describe('portal request/reply over NATS', () => {
     expect(limit.code).toBe('VALIDATION_FAILED');
     expect(limit.details.map((d) => d.path)).toEqual(['data.limit']);
 
-    const cursor = await rejection(
-      nc
-        .request(rpc.devicesList.subject, encodeMessage(rpc.devicesList.request, { cursor: 'garbage' }))
-        .then((r) => decodeReply(rpc.devicesList.response, r.data)),
-    );
+    const cursor = await rejection(rpcCall(nc, rpc.devicesList, { cursor: 'garbage' }, app.adminToken));
     expect(cursor.code).toBe('VALIDATION_FAILED');
     expect(cursor.details[0]?.path).toBe('cursor');
   });

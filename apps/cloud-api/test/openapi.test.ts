@@ -37,6 +37,7 @@ describe('OpenAPI document from the route table', () => {
         summary: 'Replace a widget',
         tag: 'widgets',
         auth: { minRole: 'admin' },
+        audit: { action: 'widget.replace', targetType: 'widget' },
         params: z.object({ id: z.string().describe('Widget id') }),
         body: Widget,
         responses: [{ status: 200, description: 'The widget', schema: Widget }],

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { NatsContext } from '@nestjs/microservices';
-import { type ErrorBody, type ErrorCode, httpStatusFor, OutpostError, toErrorBody } from '@outpost/protocol';
+import {
+  type ErrorBody,
+  type ErrorCode,
+  httpStatusFor,
+  OutpostError,
+  retryAfterSeconds,
+  toErrorBody,
+} from '@outpost/protocol';
 import { type Observable, throwError } from 'rxjs';
 import type { Logger } from '../logging/logger.js';
 
@@ -12,6 +19,7 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   409: 'CONFLICT',
+  429: 'RATE_LIMITED',
   503: 'UNAVAILABLE',
   504: 'TIMEOUT',
 };
@@ -57,6 +65,8 @@ export class OutpostExceptionFilter implements ExceptionFilter {
     if (response.headersSent) return undefined;
     response.statusCode = status;
     response.setHeader('content-type', 'application/json; charset=utf-8');
+    const retryAfter = retryAfterSeconds(body);
+    if (retryAfter !== undefined) response.setHeader('retry-after', String(retryAfter));
     response.end(JSON.stringify(body));
     return undefined;
   }

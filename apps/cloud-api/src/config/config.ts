@@ -39,6 +39,24 @@ export interface AppConfig {
     /** How often this replica tries to sweep (only the one holding the advisory lock does). */
     sweepIntervalMs: number;
   };
+  /** People and pipelines: bootstrap admin, sessions, login limits, password hashing. */
+  auth: {
+    /** Where to write the first admin user's password, or null to never create one. */
+    bootstrapAdminPasswordFile: string | null;
+    bootstrapAdminUsername: string;
+    /** A session ends this long after login at the latest. */
+    sessionTtlSeconds: number;
+    /** …or after this long without a call. */
+    sessionIdleSeconds: number;
+    /** Failed logins per username before it is locked for `loginLockoutSeconds` (counted from the first failure). */
+    loginMaxFailures: number;
+    loginLockoutSeconds: number;
+    /** Login attempts per client address per `loginAddressWindowSeconds`. */
+    loginAddressLimit: number;
+    loginAddressWindowSeconds: number;
+    /** log2 of scrypt's N for new password hashes (r = 8, p = 1). */
+    passwordScryptCost: number;
+  };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -51,6 +69,14 @@ const milliseconds = (fallback: number, min: number, max: number) =>
   z.coerce
     .number({ error: 'must be a number of milliseconds' })
     .int('must be a whole number of milliseconds')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+const wholeNumber = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`)
     .default(fallback);
@@ -82,6 +108,20 @@ const EnvSchema = z.object({
       return target;
     }),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE: z.string().min(1, 'must be a file path when set').optional(),
+  OUTPOST_BOOTSTRAP_ADMIN_USERNAME: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9][a-z0-9._@+-]{2,63}$/, 'must be 3-64 letters, digits, . _ @ + - (starting with a letter or digit)')
+    .default('admin'),
+  AUTH_SESSION_TTL_SECONDS: wholeNumber(43_200, 1, 31 * 86_400),
+  AUTH_SESSION_IDLE_SECONDS: wholeNumber(7_200, 1, 31 * 86_400),
+  AUTH_LOGIN_MAX_FAILURES: wholeNumber(5, 1, 1_000),
+  AUTH_LOGIN_LOCKOUT_SECONDS: wholeNumber(900, 1, 86_400),
+  AUTH_LOGIN_ADDRESS_LIMIT: wholeNumber(30, 1, 100_000),
+  AUTH_LOGIN_ADDRESS_WINDOW_SECONDS: wholeNumber(60, 1, 86_400),
+  AUTH_PASSWORD_SCRYPT_COST: wholeNumber(17, 14, 20),
   OUTPOST_BOOTSTRAP_TOKEN_FILE: z.string().min(1, 'must be a file path when set').optional(),
   OUTPOST_SIGNING_KEY_ENCRYPTION_KEY: z
     .string()
@@ -225,6 +265,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     presence: {
       flushIntervalMs: e.PRESENCE_FLUSH_INTERVAL_MS,
       sweepIntervalMs: e.PRESENCE_SWEEP_INTERVAL_MS,
+    },
+    auth: {
+      bootstrapAdminPasswordFile: e.OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE
+        ? resolve(e.OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE)
+        : null,
+      bootstrapAdminUsername: e.OUTPOST_BOOTSTRAP_ADMIN_USERNAME,
+      sessionTtlSeconds: e.AUTH_SESSION_TTL_SECONDS,
+      sessionIdleSeconds: e.AUTH_SESSION_IDLE_SECONDS,
+      loginMaxFailures: e.AUTH_LOGIN_MAX_FAILURES,
+      loginLockoutSeconds: e.AUTH_LOGIN_LOCKOUT_SECONDS,
+      loginAddressLimit: e.AUTH_LOGIN_ADDRESS_LIMIT,
+      loginAddressWindowSeconds: e.AUTH_LOGIN_ADDRESS_WINDOW_SECONDS,
+      passwordScryptCost: e.AUTH_PASSWORD_SCRYPT_COST,
     },
   };
 }

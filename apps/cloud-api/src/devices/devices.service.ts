@@ -6,6 +6,7 @@ import {
   type ListDevicesQuery,
   OutpostError,
 } from '@outpost/protocol';
+import { AuditService } from '../audit/audit.service.js';
 import type { DeviceRow } from '../database/schema.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DevicesRepository } from './devices.repository.js';
@@ -24,7 +25,10 @@ export function toDevice(row: DeviceRow): Device {
 /** The device registry, shared by the HTTP controller and the NATS handlers. */
 @Injectable()
 export class DevicesService {
-  constructor(private readonly repository: DevicesRepository) {}
+  constructor(
+    private readonly repository: DevicesRepository,
+    private readonly audit: AuditService,
+  ) {}
 
   async list(query: ListDevicesQuery): Promise<DevicePage> {
     const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
@@ -57,6 +61,7 @@ export class DevicesService {
         { path: 'id', message: 'already registered' },
       ]);
     }
+    this.audit.note({ targetId: row.id, details: { tags: row.tags } });
     return toDevice(row);
   }
 }

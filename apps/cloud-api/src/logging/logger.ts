@@ -7,7 +7,10 @@ export type { Logger } from 'pino';
 /** Nest injection token for the root pino logger. */
 export const LOGGER = Symbol('LOGGER');
 
-/** JSON logs on stdout (or `destination`). Bearer tokens and private keys are redacted wherever they might appear. */
+/**
+ * JSON logs on stdout (or `destination`). Bearer tokens, passwords and private keys are redacted wherever they might
+ * appear.
+ */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   const options = {
     level,
@@ -15,6 +18,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
       paths: [
+        'password',
+        '*.password',
         'token',
         '*.token',
         'authorization',

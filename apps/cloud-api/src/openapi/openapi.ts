@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { ERROR_CODES, ErrorBody, type ErrorCode, httpStatusFor } from '@outpost/protocol';
 import { z } from 'zod';
-import type { RouteDef } from '../api/route.js';
+import { isPublicRoute, minRoleOf, type RouteDef } from '../api/route.js';
 import { routes } from './routes.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -108,8 +108,10 @@ function errorCodesOf(route: RouteDef): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
   if (route.params || route.query || route.body) codes.add('VALIDATION_FAILED');
   if (route.body) codes.add('BAD_REQUEST');
-  if (route.auth !== 'public') codes.add('UNAUTHORIZED');
-  if (route.auth !== 'public' && route.auth.minRole) codes.add('FORBIDDEN');
+  if (!isPublicRoute(route)) codes.add('UNAUTHORIZED');
+  // Viewer routes refuse nobody who is signed in; every other role rule refuses someone.
+  const minRole = minRoleOf(route);
+  if (minRole !== null && minRole !== 'viewer') codes.add('FORBIDDEN');
   codes.add('INTERNAL');
   return [...codes];
 }
@@ -123,7 +125,9 @@ function operationOf(route: RouteDef, registry: ComponentRegistry): JsonSchema {
   for (const response of route.responses) {
     responses[String(response.status)] = {
       description: response.description,
-      content: { 'application/json': { schema: registry.reference(response.schema, 'output') } },
+      ...(response.schema
+        ? { content: { 'application/json': { schema: registry.reference(response.schema, 'output') } } }
+        : {}),
     };
   }
   const errorBody = registry.reference(ErrorBody, 'output');
@@ -140,7 +144,8 @@ function operationOf(route: RouteDef, registry: ComponentRegistry): JsonSchema {
     operationId: route.operationId,
     summary: route.summary,
     tags: [route.tag],
-    ...(route.auth === 'public' ? { security: [] } : { security: [{ bearerAuth: [] }] }),
+    ...(isPublicRoute(route) ? { security: [] } : { security: [{ bearerAuth: [] }] }),
+    ...(isPublicRoute(route) ? {} : { 'x-outpost-min-role': minRoleOf(route) }),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body
       ? {
@@ -172,7 +177,15 @@ export function buildOpenApiDocument(table: Record<string, RouteDef> = routes): 
     paths,
     components: {
       schemas: registry.schemas,
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An Outpost API token (opt_…)' } },
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API token (opt_…, POST /api/v1/tokens) or a session token (ops_…, POST /api/v1/auth/login); ' +
+            'each operation names the lowest role it lets in as x-outpost-min-role',
+        },
+      },
     },
   };
   return document as OpenAPIObject;
