@@ -2,7 +2,7 @@ import { type DevicePage, encodeErrorReply, encodeReply, OutpostError, rpc } fro
 import { getFreePort, type NatsServerHandle, startNatsServer } from '@outpost/testing';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiClient, createApiClient } from '@/server/api-client';
+import { type ApiClient, createApiClient, type PersonApiClient } from '@/server/api-client';
 import { lazyNatsConnection } from '@/server/nats';
 
 /*
@@ -14,12 +14,16 @@ let server: NatsServerHandle;
 let clientConnection: NatsConnection;
 let responderConnection: NatsConnection;
 let client: ApiClient;
+/** The client as one signed-in person, which is how every page and stream calls the API. */
+let person: PersonApiClient;
+const SESSION = 'ops_a-session-token-for-the-tests';
 
 beforeAll(async () => {
   server = await startNatsServer();
   clientConnection = await connect({ servers: server.url, name: 'portal-api-client-test' });
   responderConnection = await connect({ servers: server.url, name: 'test-responder' });
   client = createApiClient(async () => clientConnection, { timeoutMs: 1_000 });
+  person = client.forPerson(SESSION);
 });
 
 afterAll(async () => {
@@ -61,7 +65,7 @@ async function rejection(promise: Promise<unknown>): Promise<OutpostError> {
 
 describe('api client over NATS', () => {
   it('reports UNAVAILABLE when no cloud API is subscribed', async () => {
-    const err = await rejection(client.listDevices({ limit: 10 }));
+    const err = await rejection(person.listDevices({ limit: 10 }));
     expect(err.code).toBe('UNAVAILABLE');
     expect(err.message).toContain(rpc.devicesList.subject);
   });
@@ -81,7 +85,7 @@ describe('api client over NATS', () => {
       nextCursor: 'next-1',
     };
     await respondToDevicesList(() => encodeReply(rpc.devicesList.response, page));
-    await expect(client.listDevices({ status: 'online' })).resolves.toEqual(page);
+    await expect(person.listDevices({ status: 'online' })).resolves.toEqual(page);
   });
 
   it("surfaces the API's error body with its code, message and details", async () => {
@@ -92,7 +96,7 @@ describe('api client over NATS', () => {
         details: [{ path: 'cursor', message: 'not a cursor this API issued' }],
       }),
     );
-    const err = await rejection(client.listDevices({ cursor: 'forged' }));
+    const err = await rejection(person.listDevices({ cursor: 'forged' }));
     expect(err.code).toBe('VALIDATION_FAILED');
     expect(err.message).toBe('Invalid cursor');
     expect(err.details).toEqual([{ path: 'cursor', message: 'not a cursor this API issued' }]);
@@ -100,13 +104,13 @@ describe('api client over NATS', () => {
 
   it('reports TIMEOUT when the API takes the request but never answers', async () => {
     await respondToDevicesList(() => null);
-    const err = await rejection(client.listDevices({}));
+    const err = await rejection(person.listDevices({}));
     expect(err.code).toBe('TIMEOUT');
   });
 
   it('reports BAD_MESSAGE for a reply that is not an Outpost reply', async () => {
     await respondToDevicesList(() => new TextEncoder().encode('{"hello":"world"}'));
-    const err = await rejection(client.listDevices({}));
+    const err = await rejection(person.listDevices({}));
     expect(err.code).toBe('BAD_MESSAGE');
   });
 
@@ -116,12 +120,42 @@ describe('api client over NATS', () => {
         JSON.stringify({ ok: true, type: rpc.devicesList.response.type, v: 1, data: { items: [{ id: 'x' }] } }),
       ),
     );
-    const err = await rejection(client.listDevices({}));
+    const err = await rejection(person.listDevices({}));
     expect(err.code).toBe('VALIDATION_FAILED');
   });
 
+  it("sends the person's session token in Outpost-Authorization on every call, and none for login", async () => {
+    const seen: Array<{ subject: string; authorization: string; address: string }> = [];
+    for (const def of [rpc.devicesList, rpc.authLogin]) {
+      responders.push(
+        responderConnection.subscribe(def.subject, {
+          callback: (_err, msg) => {
+            seen.push({
+              subject: msg.subject,
+              authorization: msg.headers?.get('Outpost-Authorization') ?? '',
+              address: msg.headers?.get('Outpost-Client-Address') ?? '',
+            });
+            msg.respond(encodeErrorReply({ code: 'UNAUTHORIZED', message: 'no', details: [] }));
+          },
+        }),
+      );
+    }
+    await responderConnection.flush();
+    expect((await rejection(person.listDevices({}))).code).toBe('UNAUTHORIZED');
+    const login = client.call(
+      rpc.authLogin,
+      { username: 'u', password: 'p' },
+      { token: null, clientAddress: '10.1.2.3' },
+    );
+    expect((await rejection(login)).code).toBe('UNAUTHORIZED');
+    expect(seen).toEqual([
+      { subject: rpc.devicesList.subject, authorization: `Bearer ${SESSION}`, address: '' },
+      { subject: rpc.authLogin.subject, authorization: '', address: '10.1.2.3' },
+    ]);
+  });
+
   it('refuses an invalid query before sending it', async () => {
-    const err = await rejection(client.listDevices({ limit: 100_000 }));
+    const err = await rejection(person.listDevices({ limit: 100_000 }));
     expect(err.code).toBe('VALIDATION_FAILED');
     expect(err.details.map((d) => d.path)).toContain('data.limit');
   });
@@ -133,7 +167,7 @@ describe('lazy NATS connection', () => {
     const unreachable = createApiClient(lazyNatsConnection([`nats://127.0.0.1:${port}`], 'portal-lazy-test'), {
       timeoutMs: 1_000,
     });
-    const err = await rejection(unreachable.listDevices({}));
+    const err = await rejection(unreachable.forPerson(SESSION).listDevices({}));
     expect(err.code).toBe('UNAVAILABLE');
 
     // The failed first connect is not remembered: once a server is there, the same client works.
@@ -144,7 +178,7 @@ describe('lazy NATS connection', () => {
         callback: (_e, msg) => msg.respond(encodeReply(rpc.devicesList.response, { items: [], nextCursor: null })),
       });
       await responder.flush();
-      await expect(unreachable.listDevices({})).resolves.toEqual({ items: [], nextCursor: null });
+      await expect(unreachable.forPerson(SESSION).listDevices({})).resolves.toEqual({ items: [], nextCursor: null });
       await (await unreachable.connection()).close();
       await responder.close();
     } finally {

@@ -72,7 +72,7 @@ afterEach(() => {
 function openStream(options: { refreshIntervalMs: number; keepAliveIntervalMs?: number }) {
   const hangUp = new AbortController();
   hangUps.push(hangUp);
-  const api = createApiClient(async () => streamConnection, { timeoutMs: 2_000 });
+  const api = createApiClient(async () => streamConnection, { timeoutMs: 2_000 }).forPerson('ops_stream-test');
   const stream = createDeviceStream({ query: { limit: 50 }, api, signal: hangUp.signal, ...options });
   return { reader: new SseReader(stream), hangUp };
 }
@@ -144,7 +144,9 @@ describe('devices stream', () => {
     try {
       const hangUp = new AbortController();
       hangUps.push(hangUp);
-      const api = createApiClient(lazyNatsConnection([lonely.url], 'portal-lonely-test'), { timeoutMs: 2_000 });
+      const api = createApiClient(lazyNatsConnection([lonely.url], 'portal-lonely-test'), {
+        timeoutMs: 2_000,
+      }).forPerson('ops_stream-test');
       const reader = new SseReader(
         createDeviceStream({ query: { limit: 50 }, api, signal: hangUp.signal, refreshIntervalMs: 100 }),
       );

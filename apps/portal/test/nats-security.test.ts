@@ -45,7 +45,7 @@ describe('portal NATS connection with NATS_CREDS and NATS_CA', () => {
       credsFile: server.serviceCreds.portal,
       caFile: server.caFile,
     });
-    const client = createApiClient(provider);
+    const client = createApiClient(provider).forPerson('ops_portal-security-test');
     expect(await client.listDevices({})).toEqual(emptyPage);
     const nc = await provider();
     // The portal user may not read other clients' replies.

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatedDevice } from './support/simulated-device';
-import { type PortalStack, stackUnavailableReason, startPortalStack } from './support/stack';
+import { type PortalStack, registerDevice, stackUnavailableReason, startPortalStack } from './support/stack';
 
 /*
- * The Devices page in a real browser (Debian's chromium driven by playwright-core) against the real cloud API: a
- * device turns online and then offline on screen, with no reload.
+ * The Devices page in a real browser (Debian's chromium driven by playwright-core) against the real cloud API: the
+ * bootstrap admin signs in through the login form, a device turns online and then offline on screen with no reload,
+ * and signing out ends the session.
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -66,12 +67,7 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
       ['gateway-berlin-01', { site: 'berlin', role: 'gateway' }],
       ['sensor-hub-07', { site: 'plant-7' }],
     ] as const) {
-      const created = await fetch(`${stack.apiUrl}/api/v1/devices`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id, tags }),
-      });
-      expect(created.status).toBe(201);
+      await registerDevice(stack, id, tags);
     }
     const neighbour = startSimulatedDevice(stack.devices, 'gateway-berlin-01', {
       heartbeatIntervalMs: HEARTBEAT_MS,
@@ -79,8 +75,16 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
     });
 
     try {
+      // Without a session the portal asks to sign in first, then comes back to the Devices page.
       await page.goto(`${stack.portalUrl}/`);
-      expect(new URL(page.url()).pathname).toBe('/devices');
+      expect(new URL(page.url()).pathname).toBe('/login');
+      await page.getByLabel('Username').fill('admin');
+      await page.getByLabel('Password').fill(stack.adminPassword);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL((url) => url.pathname === '/devices', { timeout: 60_000 });
+      const user = page.getByTestId('signed-in-user');
+      expect(await user.getByText('admin', { exact: true }).isVisible()).toBe(true);
+      expect(await user.getByText('Admin', { exact: true }).isVisible()).toBe(true);
       await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 60_000 });
       // Marks this document: a reload or a full navigation would lose it.
       await page.evaluate(() => {
@@ -89,6 +93,7 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
 
       const row = page.locator('tr[data-device-id="press-line-3"]');
       expect(await row.count()).toBe(0);
+      await registerDevice(stack, 'press-line-3');
       const device = startSimulatedDevice(stack.devices, 'press-line-3', {
         heartbeatIntervalMs: HEARTBEAT_MS,
         agentVersion: '1.4.2',
@@ -107,6 +112,13 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
       expect(await row.getByText('Offline', { exact: true }).isVisible()).toBe(true);
       expect(await page.evaluate(() => document.documentElement.dataset.testDocument)).toBe('first-load');
       expect(browserErrors).toEqual([]);
+
+      // Signing out ends the session: the Devices page asks to sign in again.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL((url) => url.pathname === '/login', { timeout: 60_000 });
+      expect(await page.getByText('You are signed out.').isVisible()).toBe(true);
+      await page.goto(`${stack.portalUrl}/devices`);
+      expect(new URL(page.url()).pathname).toBe('/login');
     } finally {
       neighbour.stopHeartbeats();
     }

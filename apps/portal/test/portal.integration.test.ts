@@ -6,7 +6,7 @@ import { deviceStreamEvents } from '@/lib/sse';
 import { subscriptionsOf } from './support/nats-monitor';
 import { startSimulatedDevice } from './support/simulated-device';
 import { SseReader } from './support/sse-reader';
-import { type PortalStack, stackUnavailableReason, startPortalStack } from './support/stack';
+import { type PortalStack, registerDevice, signIn, stackUnavailableReason, startPortalStack } from './support/stack';
 
 /*
  * The built portal (`next start`) against the real cloud API and a private nats-server. Devices are simulated by
@@ -26,20 +26,143 @@ function deviceRow(html: string, deviceId: string): string | null {
 
 describe.skipIf(unavailable)('portal against the cloud API', () => {
   let stack: PortalStack;
+  /** The bootstrap admin's session, signed in through the login form. */
+  let cookie: string;
 
   beforeAll(async () => {
     stack = await startPortalStack();
+    cookie = await signIn(stack.portalUrl, 'admin', stack.adminPassword);
   });
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  const getHtml = async (path: string) => {
-    const response = await fetch(`${stack.portalUrl}${path}`);
+  const getHtml = async (path: string, as = cookie) => {
+    const response = await fetch(`${stack.portalUrl}${path}`, { headers: { cookie: as }, redirect: 'manual' });
     expect(response.status).toBe(200);
     return response.text();
   };
+
+  const postLogin = (fields: Record<string, string>) =>
+    fetch(`${stack.portalUrl}/api/auth/login`, {
+      method: 'POST',
+      body: new URLSearchParams(fields),
+      redirect: 'manual',
+    });
+
+  const createUser = async (username: string, password: string, role: string) => {
+    const created = await fetch(`${stack.apiUrl}/api/v1/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password, role }),
+    });
+    expect(created.status).toBe(201);
+  };
+
+  it('sends a visitor without a session to the login page, and answers its API routes 401', async () => {
+    const page = await fetch(`${stack.portalUrl}/devices?status=online`, { redirect: 'manual' });
+    expect(page.status).toBe(307);
+    expect(new URL(page.headers.get('location') ?? '', stack.portalUrl).pathname).toBe('/login');
+    expect(new URL(page.headers.get('location') ?? '', stack.portalUrl).searchParams.get('next')).toBe(
+      '/devices?status=online',
+    );
+    const stream = await fetch(`${stack.portalUrl}/api/devices/stream`);
+    expect(stream.status).toBe(401);
+    expect(await stream.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    const login = await fetch(`${stack.portalUrl}/login`);
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('Sign in to Outpost');
+  });
+
+  it('signs in with a session cookie that is httpOnly and SameSite=Lax, and comes back to the page asked for', async () => {
+    const response = await postLogin({
+      username: 'admin',
+      password: stack.adminPassword,
+      next: '/devices?status=offline',
+    });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/devices?status=offline');
+    const setCookie = response.headers.getSetCookie().find((c) => c.startsWith('outpost_session=')) ?? '';
+    expect(setCookie).toMatch(/^outpost_session=ops_[A-Za-z0-9_-]{43};/);
+    expect(setCookie).toMatch(/; HttpOnly/i);
+    expect(setCookie).toMatch(/; SameSite=lax/i);
+    expect(setCookie).toMatch(/; Path=\//);
+    expect(setCookie).toMatch(/; Expires=/);
+    // Served over plain HTTP on 127.0.0.1: a Secure cookie would never come back.
+    expect(setCookie).not.toMatch(/; Secure/i);
+    // Only paths on this site are followed after signing in.
+    const elsewhere = await postLogin({ username: 'admin', password: stack.adminPassword, next: '//evil.example/' });
+    expect(elsewhere.headers.get('location')).toBe('/devices');
+  });
+
+  it('shows who is signed in, with their role, next to a sign-out button', async () => {
+    const html = await getHtml('/devices');
+    expect(html).toMatch(/data-testid="signed-in-user"/);
+    expect(html).toMatch(/class="site-user__name">admin</);
+    expect(html).toMatch(/data-role="admin"[^>]*>Admin</);
+    expect(html).toContain('action="/api/auth/logout"');
+
+    await createUser('vera', 'a viewer password 123', 'viewer');
+    const viewer = await signIn(stack.portalUrl, 'vera', 'a viewer password 123');
+    const viewerHtml = await getHtml('/devices', viewer);
+    expect(viewerHtml).toMatch(/class="site-user__name">vera</);
+    expect(viewerHtml).toMatch(/data-role="viewer"[^>]*>Viewer</);
+  });
+
+  it('refuses a wrong password without saying why, and shows it on the login page', async () => {
+    const response = await postLogin({ username: 'admin', password: 'not the password', next: '/devices' });
+    expect(response.status).toBe(303);
+    const location = response.headers.get('location') ?? '';
+    expect(location).toMatch(/^\/login\?error=invalid&next=%2Fdevices$/);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(await (await fetch(`${stack.portalUrl}${location}`)).text()).toContain('Invalid username or password.');
+  });
+
+  it('locks a username after repeated failures: 429 with Retry-After over JSON, the wait on the login page', async () => {
+    await createUser('lock-me', 'the right password 42', 'viewer');
+    for (let i = 0; i < 5; i++) {
+      expect((await postLogin({ username: 'lock-me', password: `wrong ${i}` })).headers.get('location')).toMatch(
+        /error=invalid/,
+      );
+    }
+    const json = await fetch(`${stack.portalUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lock-me', password: 'the right password 42' }),
+    });
+    expect(json.status).toBe(429);
+    const retryAfter = Number(json.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(await json.json()).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringContaining('lock-me') });
+    const form = await postLogin({ username: 'lock-me', password: 'the right password 42' });
+    const location = form.headers.get('location') ?? '';
+    expect(location).toMatch(/error=rate-limited/);
+    expect(await (await fetch(`${stack.portalUrl}${location}`)).text()).toMatch(
+      /Too many attempts\. Try again in \d+ s\./,
+    );
+  });
+
+  it('signs out: the cookie is dropped and the session no longer works at the API', async () => {
+    const session = await signIn(stack.portalUrl, 'admin', stack.adminPassword);
+    const out = await fetch(`${stack.portalUrl}/api/auth/logout`, {
+      method: 'POST',
+      headers: { cookie: session },
+      redirect: 'manual',
+    });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toMatch(/^\/login\?.*reason=signed-out/);
+    expect(out.headers.getSetCookie().find((c) => c.startsWith('outpost_session='))).toMatch(
+      /Expires=Thu, 01 Jan 1970/,
+    );
+    // The old cookie, replayed, is sent to sign in again: the API ended the session.
+    const replay = await fetch(`${stack.portalUrl}/devices`, { headers: { cookie: session }, redirect: 'manual' });
+    expect(replay.status).toBe(307);
+    expect(replay.headers.get('location')).toMatch(/\/login\?next=%2Fdevices&reason=expired/);
+    const token = session.slice('outpost_session='.length);
+    const me = await fetch(`${stack.apiUrl}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(401);
+  });
 
   it('redirects / to the Devices page', async () => {
     const response = await fetch(`${stack.portalUrl}/`, { redirect: 'manual' });
@@ -48,7 +171,9 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
   });
 
   it('server-renders a device that says hello and heartbeats as online', async () => {
-    const device = startSimulatedDevice(stack.devices, uniqueId('press'), {
+    const id = uniqueId('press');
+    await registerDevice(stack, id);
+    const device = startSimulatedDevice(stack.devices, id, {
       heartbeatIntervalMs: HEARTBEAT_MS,
       agentVersion: '1.4.2',
     });
@@ -75,6 +200,7 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
     const hangUp = new AbortController();
     const response = await fetch(`${stack.portalUrl}/api/devices/stream?idPrefix=${deviceId}`, {
       signal: hangUp.signal,
+      headers: { cookie },
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
@@ -87,6 +213,7 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
         'the initial, empty page',
       );
 
+      await registerDevice(stack, deviceId);
       const device = startSimulatedDevice(stack.devices, deviceId, { heartbeatIntervalMs: HEARTBEAT_MS });
       try {
         await stream.waitForPayload<DevicePage>(
@@ -121,14 +248,7 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
 
   it('pages through devices with the API cursor', async () => {
     const prefix = uniqueId('pager');
-    for (const suffix of ['a', 'b', 'c']) {
-      const created = await fetch(`${stack.apiUrl}/api/v1/devices`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ id: `${prefix}-${suffix}` }),
-      });
-      expect(created.status).toBe(201);
-    }
+    for (const suffix of ['a', 'b', 'c']) await registerDevice(stack, `${prefix}-${suffix}`);
 
     const first = await getHtml(`/devices?idPrefix=${prefix}&limit=2`);
     expect(deviceRow(first, `${prefix}-a`)).not.toBeNull();
@@ -146,7 +266,7 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
   });
 
   it('rejects a stream with an invalid filter, naming the field', async () => {
-    const response = await fetch(`${stack.portalUrl}/api/devices/stream?status=asleep`);
+    const response = await fetch(`${stack.portalUrl}/api/devices/stream?status=asleep`, { headers: { cookie } });
     expect(response.status).toBe(400);
     const body = (await response.json()) as { code: string; details: Array<{ path: string }> };
     expect(body.code).toBe('VALIDATION_FAILED');

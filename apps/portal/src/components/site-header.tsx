@@ -1,7 +1,12 @@
 import Link from 'next/link';
 import { NavLink } from '@/components/nav-link';
+import { currentIdentity } from '@/server/session';
 
-export function SiteHeader() {
+const ROLE_LABELS = { admin: 'Admin', operator: 'Operator', viewer: 'Viewer' } as const;
+
+export async function SiteHeader() {
+  // Asked of the cloud API with the session token: the header shows who the API thinks is signed in.
+  const identity = await currentIdentity();
   return (
     <header className="site-header">
       <div className="site-header__inner">
@@ -12,9 +17,24 @@ export function SiteHeader() {
           </svg>
           <span className="brand__name">Outpost</span>
         </Link>
-        <nav className="site-nav" aria-label="Main">
-          <NavLink href="/devices">Devices</NavLink>
-        </nav>
+        {identity ? (
+          <>
+            <nav className="site-nav" aria-label="Main">
+              <NavLink href="/devices">Devices</NavLink>
+            </nav>
+            <div className="site-user" data-testid="signed-in-user">
+              <span className="site-user__name">{identity.name}</span>
+              <span className="site-user__role" data-role={identity.role}>
+                {ROLE_LABELS[identity.role]}
+              </span>
+              <form method="post" action="/api/auth/logout">
+                <button type="submit" className="site-user__logout">
+                  Sign out
+                </button>
+              </form>
+            </div>
+          </>
+        ) : null}
       </div>
     </header>
   );

@@ -8,11 +8,12 @@ import {
 } from '@outpost/protocol';
 import type { Subscription } from 'nats';
 import { deviceStreamEvents, encodeSseComment, encodeSseEvent, encodeSseRetry } from '@/lib/sse';
-import type { ApiClient } from '@/server/api-client';
+import type { PersonApiClient } from '@/server/api-client';
 
 export interface DeviceStreamOptions {
   query: ListDevicesQuery;
-  api: Pick<ApiClient, 'listDevices' | 'connection'>;
+  /** The signed-in person's client: the stream's queries carry their session token. */
+  api: Pick<PersonApiClient, 'listDevices' | 'connection'>;
   /** Aborted when the browser goes away (the request's signal). */
   signal: AbortSignal;
   /** Re-query period: keeps "last seen" fresh between presence events, and recovers after an outage. */

@@ -35,6 +35,8 @@ export interface PortalStack {
   apiUrl: string;
   /** An admin bearer token for the API's REST side (the bootstrap token it wrote on first start). */
   adminToken: string;
+  /** The bootstrap admin user's password (user `admin`), as the API wrote it on first start. */
+  adminPassword: string;
   portal: SpawnedProcess;
   portalUrl: string;
   /** A NATS connection tests publish device messages on. */
@@ -67,6 +69,7 @@ export async function startPortalStack(): Promise<PortalStack> {
     const secrets = mkdtempSync(join(tmpdir(), 'outpost-portal-test-'));
     cleanups.push(async () => rmSync(secrets, { recursive: true, force: true }));
     const tokenFile = join(secrets, 'admin-token');
+    const passwordFile = join(secrets, 'admin-password');
     const apiPort = await getFreePort();
     const api = await spawnProcess(process.execPath, [CLOUD_API_MAIN], {
       cwd: secrets,
@@ -77,6 +80,9 @@ export async function startPortalStack(): Promise<PortalStack> {
         NATS_URL: nats.url,
         DATABASE_URL: database.url,
         OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
+        OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,
+        // The cheapest scrypt cost the API accepts: the tests sign in often.
+        AUTH_PASSWORD_SCRYPT_COST: '14',
         PRESENCE_FLUSH_INTERVAL_MS: '250',
         PRESENCE_SWEEP_INTERVAL_MS: '250',
       },
@@ -112,6 +118,7 @@ export async function startPortalStack(): Promise<PortalStack> {
       api,
       apiUrl: `http://127.0.0.1:${apiPort}`,
       adminToken: readFileSync(tokenFile, 'utf8').trim(),
+      adminPassword: readFileSync(passwordFile, 'utf8').trim(),
       portal,
       portalUrl: `http://127.0.0.1:${portalPort}`,
       devices,
@@ -121,4 +128,38 @@ export async function startPortalStack(): Promise<PortalStack> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * Signs in through the portal's login form (as a browser posts it) and returns the `Cookie` header value that carries
+ * the session on later requests.
+ */
+export async function signIn(portalUrl: string, username: string, password: string): Promise<string> {
+  const response = await fetch(`${portalUrl}/api/auth/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ username, password, next: '/devices' }),
+    redirect: 'manual',
+  });
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith('outpost_session='));
+  if (response.status !== 303 || !cookie) {
+    throw new Error(`signing in as ${username} answered ${response.status} ${response.headers.get('location')}`);
+  }
+  return cookie.split(';')[0] ?? '';
+}
+
+/**
+ * Registers a device through the REST API (as an operator would before it first connects): presence is only
+ * recorded for devices the registry knows.
+ */
+export async function registerDevice(
+  stack: Pick<PortalStack, 'apiUrl' | 'adminToken'>,
+  id: string,
+  tags: Record<string, string> = {},
+): Promise<void> {
+  const created = await fetch(`${stack.apiUrl}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id, tags }),
+  });
+  if (created.status !== 201) throw new Error(`registering ${id} answered ${created.status}`);
 }

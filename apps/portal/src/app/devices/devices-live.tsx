@@ -7,6 +7,7 @@ import { useEffect, useState } from 'react';
 import type { z } from 'zod';
 import { deviceQueryString, devicesHref, STATUS_FILTERS } from '@/lib/device-query';
 import { formatAbsoluteTime, formatRelativeTime } from '@/lib/relative-time';
+import { loginHref } from '@/lib/session-cookie';
 import { deviceStreamEvents } from '@/lib/sse';
 import styles from './devices.module.css';
 import { ErrorState } from './error-state';
@@ -58,7 +59,14 @@ export function DevicesLive({ query, initialPage, initialError, renderedAt }: De
     });
     source.addEventListener(deviceStreamEvents.apiError, (event) => {
       const errorBody = parseEventData(ErrorBody, event);
-      if (errorBody) setError(errorBody);
+      if (!errorBody) return;
+      if (errorBody.code === 'UNAUTHORIZED') {
+        // The session ended (expired, signed out elsewhere): sign in again and come back to this view.
+        source.close();
+        window.location.assign(loginHref(`/devices${search ? `?${search}` : ''}`, 'expired'));
+        return;
+      }
+      setError(errorBody);
     });
     return () => source.close();
   }, [search]);

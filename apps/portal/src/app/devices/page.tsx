@@ -2,8 +2,8 @@ import type { DevicePage, ErrorBody } from '@outpost/protocol';
 import { toErrorBody } from '@outpost/protocol';
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
-import { parseDeviceQuery } from '@/lib/device-query';
-import { apiClient } from '@/server/api-client';
+import { deviceQueryString, parseDeviceQuery } from '@/lib/device-query';
+import { personClient, redirectIfSignedOut } from '@/server/session';
 import styles from './devices.module.css';
 import { DevicesLive } from './devices-live';
 import { ErrorState } from './error-state';
@@ -19,6 +19,9 @@ export default async function DevicesPage({
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
   const parsed = parseDeviceQuery(await searchParams);
+  const search = parsed.ok ? deviceQueryString(parsed.query) : '';
+  const here = `/devices${search ? `?${search}` : ''}`;
+  const api = await personClient(here);
 
   let content: ReactNode;
   if (!parsed.ok) {
@@ -27,8 +30,10 @@ export default async function DevicesPage({
     let page: DevicePage | null = null;
     let error: ErrorBody | null = null;
     try {
-      page = await apiClient.listDevices(parsed.query);
+      page = await api.listDevices(parsed.query);
     } catch (err) {
+      // The API no longer accepts the session (expired, signed out elsewhere, user disabled): sign in again.
+      redirectIfSignedOut(err, here);
       error = toErrorBody(err);
       if (error.code === 'INTERNAL') console.error('devices page: listing devices failed', err);
     }
