@@ -15,15 +15,13 @@ import { OutpostError, RotatedSigningKeys, SigningKey, SigningKeyList } from '@o
 import { createTestDatabase, type NatsServerHandle, startNatsServer, type TestDatabase } from '@outpost/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiTokensRepository } from '../src/auth/api-tokens.repository.js';
-import { generateToken, hashToken, newTokenId } from '../src/auth/tokens.js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { DATABASE, type Database, executeRows } from '../src/database/database.js';
 import { routes } from '../src/openapi/routes.js';
 import { openPrivateKey, SigningKeyUnreadableError, sealPrivateKey } from '../src/signing/key-encryption.js';
 import { SigningService } from '../src/signing/signing.service.js';
 import { SigningKeysRepository, SigningKeyWriteError } from '../src/signing/signing-keys.repository.js';
-import { api, startTestApp, type TestApp } from './helpers.js';
+import { api, apiTokenWithRole, startTestApp, type TestApp } from './helpers.js';
 
 let nats: NatsServerHandle;
 const databases: TestDatabase[] = [];
@@ -96,14 +94,6 @@ function deployment(overrides: Partial<DeviceDeploymentInput> = {}): DeviceDeplo
     },
     ...overrides,
   };
-}
-
-async function tokenWithRole(app: TestApp, role: 'viewer' | 'operator'): Promise<string> {
-  const token = generateToken();
-  await app.running.app
-    .get(ApiTokensRepository)
-    .insert({ id: newTokenId(), name: `${role} for signing tests`, role, tokenHash: hashToken(token) });
-  return token;
 }
 
 /** Every piece of private key material a row holds, in the forms a leak could take. */
@@ -226,7 +216,7 @@ describe('signing keys without an encryption key (development)', () => {
   });
 
   it('lists the public parts of the keys to any signed-in role', async () => {
-    const viewer = await tokenWithRole(app, 'viewer');
+    const viewer = await apiTokenWithRole(app, 'viewer');
     const { status, body } = await api(app, '/api/v1/signing-keys', { token: viewer });
     expect(status).toBe(200);
     const list = SigningKeyList.parse(body);
@@ -266,7 +256,7 @@ describe('signing keys without an encryption key (development)', () => {
     const before = await signing.sign(deployment({ version: 1 }));
 
     for (const role of ['viewer', 'operator'] as const) {
-      const token = await tokenWithRole(app, role);
+      const token = await apiTokenWithRole(app, role);
       const refused = await api(app, '/api/v1/signing-keys/rotate', { method: 'POST', token });
       expect(refused.status).toBe(403);
     }
@@ -294,6 +284,15 @@ describe('signing keys without an encryption key (development)', () => {
       keyId: rotated.active.keyId,
       retiredKeyId: before.signature.keyId,
     });
+    const audit = await api(app, '/api/v1/audit?action=signing-key.rotate', { token: app.adminToken });
+    expect(audit.status).toBe(200);
+    expect((audit.body as { items: unknown[] }).items).toEqual([
+      expect.objectContaining({
+        action: 'signing-key.rotate',
+        target: { type: 'signing-key', id: rotated.active.keyId },
+        details: expect.objectContaining({ retiredKeyId: before.signature.keyId }),
+      }),
+    ]);
   });
 
   it('removes retired keys only (admin only); what they signed then no longer verifies', async () => {
@@ -302,7 +301,7 @@ describe('signing keys without an encryption key (development)', () => {
     expect(retired.status).toBe('retired');
     const oldSignature = await signRetired(retired.keyId);
 
-    const operator = await tokenWithRole(app, 'operator');
+    const operator = await apiTokenWithRole(app, 'operator');
     expect(
       (await api(app, `/api/v1/signing-keys/${retired.keyId}`, { method: 'DELETE', token: operator })).status,
     ).toBe(403);
@@ -330,6 +329,10 @@ describe('signing keys without an encryption key (development)', () => {
     const trusted = await signing.trustedKeys();
     expect(trusted.map((key) => key.keyId)).toEqual([active.keyId]);
     expect(verifyDeployment(oldSignature, trusted)).toMatchObject({ ok: false, code: 'UNKNOWN_KEY' });
+    const audit = await api(app, '/api/v1/audit?action=signing-key.remove', { token: app.adminToken });
+    expect((audit.body as { items: unknown[] }).items).toEqual([
+      expect.objectContaining({ target: { type: 'signing-key', id: retired.keyId } }),
+    ]);
   });
 
   /** A deployment signed with a retired key, as a device might still hold one: signed before the rotation. */

@@ -2,13 +2,17 @@ import { Controller } from '@nestjs/common';
 import type { RotatedSigningKeys, SigningKey, SigningKeyIdParams, SigningKeyList } from '@outpost/protocol';
 import { Route } from '../api/route.js';
 import { ValidParams } from '../api/validation.js';
+import { AuditService } from '../audit/audit.service.js';
 import { routes } from '../openapi/routes.js';
 import { SigningService } from './signing.service.js';
 
 /** `/api/v1/signing-keys`: public keys for anyone signed in; rotation and removal for admins. */
 @Controller()
 export class SigningKeysController {
-  constructor(private readonly signing: SigningService) {}
+  constructor(
+    private readonly signing: SigningService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Route(routes.listSigningKeys)
   async list(): Promise<SigningKeyList> {
@@ -16,8 +20,10 @@ export class SigningKeysController {
   }
 
   @Route(routes.rotateSigningKey)
-  rotate(): Promise<RotatedSigningKeys> {
-    return this.signing.rotate();
+  async rotate(): Promise<RotatedSigningKeys> {
+    const rotated = await this.signing.rotate();
+    this.audit.note({ targetId: rotated.active.keyId, details: { retiredKeyId: rotated.retired?.keyId ?? null } });
+    return rotated;
   }
 
   @Route(routes.removeSigningKey)
