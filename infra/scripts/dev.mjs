@@ -205,6 +205,9 @@ async function main() {
 
   const databaseUrl = env.DATABASE_URL ?? `pglite:${join(stateDir, 'db')}`;
   const tokenFile = join(stateDir, 'admin-token');
+  // The API writes the first admin user's password here; it is printed below only when this run created it.
+  const passwordFile = join(stateDir, 'admin-password');
+  const passwordBefore = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8') : null;
   await start('api', process.execPath, [join(root, 'apps/cloud-api/dist/main.js')], {
     cwd: join(root, 'apps/cloud-api'),
     extraEnv: {
@@ -214,6 +217,8 @@ async function main() {
       ...nats.apiEnv,
       DATABASE_URL: databaseUrl,
       OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
+      OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,
+      OUTPOST_BOOTSTRAP_ADMIN_USERNAME: 'admin',
     },
     ready: /cloud-api listening on/,
   });
@@ -254,6 +259,14 @@ async function main() {
   log(`  NATS        ${natsUrl}${nats.note}`);
   log(`  database    ${databaseUrl.startsWith('pglite:') ? databaseUrl : 'DATABASE_URL'}`);
   log(`  admin token ${tokenNote}`);
+  const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : null;
+  if (password !== null && password !== passwordBefore?.trim()) {
+    log(`  sign in     user admin, password ${password}   (shown once; also in ${passwordFile})`);
+  } else if (password !== null) {
+    log(`  sign in     user admin, password in ${passwordFile} (made by an earlier run)`);
+  } else {
+    log(`  sign in     with an existing admin user (${passwordFile} not written: an admin user already existed)`);
+  }
   log(`  device      ${deviceId}`);
   log('Press Ctrl-C to stop everything.');
   log('STACK READY');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, isAlive, spawnProcess, waitFor } from '@outpost/testing';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from './stack.js';
+import { repoRoot, signInToPortal } from './stack.js';
 
 /** All descendants of a process, read from `ps` (the orchestrator puts each child in its own process group). */
 function descendants(pid: number): number[] {
@@ -77,9 +77,21 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
     // No seed or JWT reaches the terminal.
     expect(dev.output()).not.toMatch(/\bS[UAO][A-Z2-7]{54}|eyJ[\w-]{20,}\.eyJ/);
 
+    // The first admin's password: written for the owner only, printed once in the summary, never in a log line.
+    const passwordFile = join(stateDir, 'admin-password');
+    expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    expect(dev.output()).toContain(`sign in     user admin, password ${password}`);
+    expect(dev.output().split(password).length - 1).toBe(1);
+
+    const portalUrl = `http://127.0.0.1:${ports.PORTAL_PORT}`;
+    const unsigned = await fetch(`${portalUrl}/devices`, { redirect: 'manual' });
+    expect(unsigned.status).toBe(307);
+    expect(unsigned.headers.get('location')).toContain('/login');
+    const cookie = await signInToPortal(portalUrl, 'admin', password);
     await waitFor(
       async () => {
-        const html = await (await fetch(`http://127.0.0.1:${ports.PORTAL_PORT}/devices`)).text();
+        const html = await (await fetch(`${portalUrl}/devices`, { headers: { cookie } })).text();
         return html.includes('dev-device-01') && /online/i.test(html);
       },
       { timeoutMs: 60_000, what: 'the portal to list dev-device-01 online' },

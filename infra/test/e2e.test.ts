@@ -7,7 +7,7 @@ import {
   waitFor,
 } from '@outpost/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { followDeviceStream, startAgent, startCloudApi, startPortal } from './stack.js';
+import { followDeviceStream, signInToPortal, startAgent, startCloudApi, startPortal } from './stack.js';
 
 /**
  * The Foundation slice end to end, with real processes only: nats-server (operator/JWT mode, TLS, each process with
@@ -23,6 +23,8 @@ describe('end to end: agent → NATS → cloud API → portal', () => {
   let api: Awaited<ReturnType<typeof startCloudApi>>;
   let portal: Awaited<ReturnType<typeof startPortal>>;
   let stream: ReturnType<typeof followDeviceStream>;
+  /** The bootstrap admin's portal session. */
+  let cookie: string;
 
   beforeAll(async () => {
     nats = await startSecureNatsServer();
@@ -37,7 +39,8 @@ describe('end to end: agent → NATS → cloud API → portal', () => {
       natsUrl: nats.url,
       env: { NATS_CREDS: nats.serviceCreds.portal, NATS_CA: nats.caFile },
     });
-    stream = followDeviceStream(`${portal.url}/api/devices/stream`);
+    cookie = await signInToPortal(portal.url, 'admin', api.adminPassword);
+    stream = followDeviceStream(`${portal.url}/api/devices/stream`, cookie);
   });
 
   afterAll(async () => {
@@ -54,6 +57,13 @@ describe('end to end: agent → NATS → cloud API → portal', () => {
   };
 
   it('shows the device online, offline after a crash, and online again after a restart', async () => {
+    // Registered first, as an operator does: presence is recorded for devices the registry knows.
+    const registered = await fetch(`${api.url}/api/v1/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: deviceId }),
+    });
+    expect(registered.status).toBe(201);
     const agentCreds = { credsFile: device.credsFile, caFile: nats.caFile };
     const first = await startAgent({ deviceId, natsUrl: nats.url, heartbeatIntervalMs, ...agentCreds });
 
@@ -62,7 +72,7 @@ describe('end to end: agent → NATS → cloud API → portal', () => {
       timeoutMs: 60_000,
       what: 'the portal live stream to report online',
     });
-    const page = await (await fetch(`${portal.url}/devices`)).text();
+    const page = await (await fetch(`${portal.url}/devices`, { headers: { cookie } })).text();
     expect(page).toContain(deviceId);
 
     await first.proc.kill(); // SIGKILL: no goodbye, the cloud must notice the missed heartbeats

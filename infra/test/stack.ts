@@ -11,6 +11,7 @@ export async function startCloudApi(options: { natsUrl: string; databaseUrl: str
   const port = await getFreePort();
   const dir = mkdtempSync(join(tmpdir(), 'outpost-e2e-api-'));
   const tokenFile = join(dir, 'admin-token');
+  const passwordFile = join(dir, 'admin-password');
   const proc = await spawnProcess(process.execPath, [join(repoRoot, 'apps/cloud-api/dist/main.js')], {
     cwd: dir,
     env: {
@@ -20,6 +21,7 @@ export async function startCloudApi(options: { natsUrl: string; databaseUrl: str
       NATS_URL: options.natsUrl,
       DATABASE_URL: options.databaseUrl,
       OUTPOST_BOOTSTRAP_TOKEN_FILE: tokenFile,
+      OUTPOST_BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,
       ...options.env,
     },
     readyWhen: /cloud-api listening on/,
@@ -31,11 +33,30 @@ export async function startCloudApi(options: { natsUrl: string; databaseUrl: str
     proc,
     url,
     token,
+    /** The bootstrap admin user's (`admin`) password. */
+    adminPassword: readFileSync(passwordFile, 'utf8').trim(),
     async get(path: string): Promise<{ status: number; body: unknown }> {
       const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
       return { status: res.status, body: await res.json() };
     },
   };
+}
+
+/**
+ * Signs in to the portal through its login form, as a browser does, and returns the `Cookie` header value that
+ * carries the session.
+ */
+export async function signInToPortal(portalUrl: string, username: string, password: string): Promise<string> {
+  const response = await fetch(`${portalUrl}/api/auth/login`, {
+    method: 'POST',
+    body: new URLSearchParams({ username, password }),
+    redirect: 'manual',
+  });
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith('outpost_session='));
+  if (response.status !== 303 || !cookie) {
+    throw new Error(`signing in to the portal as ${username} answered ${response.status}`);
+  }
+  return cookie.split(';')[0] ?? '';
 }
 
 /** Starts the built portal with `next start` on a free port. */
@@ -115,13 +136,13 @@ function devicesIn(value: unknown, found: DeviceLike[] = []): DeviceLike[] {
  * Follows a Server-Sent Events stream and records the status of each device every time an event mentions it, so a
  * test can wait for "device X is online according to the live stream".
  */
-export function followDeviceStream(url: string) {
+export function followDeviceStream(url: string, cookie: string) {
   const controller = new AbortController();
   const latest = new Map<string, string>();
   let events = 0;
   let failure: unknown;
   const done = (async () => {
-    const res = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+    const res = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream', cookie } });
     if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`);
     const decoder = new TextDecoder();
     let buffer = '';
