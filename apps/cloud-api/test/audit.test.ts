@@ -6,9 +6,11 @@ import {
   type TestDatabase,
   waitFor,
 } from '@outpost/testing';
+import { sql } from 'drizzle-orm';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteDef } from '../src/api/route.js';
+import { DATABASE, type Database } from '../src/database/database.js';
 import { routes } from '../src/openapi/routes.js';
 import {
   api,
@@ -208,6 +210,27 @@ describe('audit records', () => {
     });
     expect(refused.status).toBe(403);
     expect(await newestId()).toBe(before);
+  });
+
+  it('fail the call, naming the unrecorded change in the log, when the record cannot be written', async () => {
+    const db = app.running.app.get<symbol, Database>(DATABASE);
+    // This test's own database: the audit table goes away for one call.
+    await db.execute(sql`alter table audit_log rename to audit_log_away`);
+    let response: Awaited<ReturnType<typeof api>>;
+    try {
+      response = await api(app, '/api/v1/devices', {
+        method: 'POST',
+        token: operator.token,
+        body: { id: 'unaudited' },
+      });
+    } finally {
+      await db.execute(sql`alter table audit_log_away rename to audit_log`);
+    }
+    expect(response.status).toBe(500);
+    expect(response.body).toMatchObject({ code: 'INTERNAL' });
+    expect(
+      app.logs.find((line) => line.code === 'AUDIT_WRITE_FAILED' && line.action === 'device.create'),
+    ).toMatchObject({ target: { type: 'device', id: 'unaudited' }, actor: { kind: 'user', id: operator.id } });
   });
 
   it('record what the bootstrap did, as Outpost itself', async () => {

@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { AuditActor } from '@outpost/protocol';
 import { concatMap, type Observable } from 'rxjs';
 import { ROUTE_METADATA, type RouteDef } from '../api/route.js';
 import { callCarrier, principalOf } from '../auth/principal.js';
 import { actorOf } from '../auth/tokens.js';
+import { LOGGER, type Logger } from '../logging/logger.js';
 import { AuditService } from './audit.service.js';
 import { AuditScope, auditScopes } from './audit-scope.js';
 
@@ -49,10 +50,15 @@ function pathTargetIn(params: unknown): string | undefined {
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
+  private readonly log: Logger;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly audit: AuditService,
-  ) {}
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'audit' });
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const route = this.reflector.get<RouteDef | undefined>(ROUTE_METADATA, context.getHandler());
@@ -66,17 +72,27 @@ export class AuditInterceptor implements NestInterceptor {
       concatMap(async (result: unknown) => {
         const principal = principalOf(callCarrier(context));
         const { params, body } = inputOf(context);
-        await this.audit.record({
-          actor: scope.actor ?? (principal ? actorOf(principal) : ANONYMOUS),
-          action: spec.action,
-          target: {
-            type: spec.targetType,
-            id: scope.targetId ?? pathTargetIn(params) ?? idIn(body) ?? idIn(result) ?? null,
-          },
-          details: scope.details,
-        });
+        const actor = scope.actor ?? (principal ? actorOf(principal) : ANONYMOUS);
+        const target = {
+          type: spec.targetType,
+          id: scope.targetId ?? pathTargetIn(params) ?? idIn(body) ?? idIn(result) ?? null,
+        };
+        try {
+          await this.audit.record({ actor, action: spec.action, target, details: scope.details });
+        } catch (err) {
+          // The change is made; say exactly which one went unrecorded (no details: they are the handler's).
+          this.log.error(
+            { code: 'AUDIT_WRITE_FAILED', action: spec.action, actor, target, err: errorMessage(err) },
+            'a change was made but its audit record could not be written',
+          );
+          throw err;
+        }
         return result;
       }),
     );
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
