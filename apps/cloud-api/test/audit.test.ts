@@ -84,6 +84,20 @@ const samples: Record<string, () => Promise<Performed>> = {
     });
     return { status, actor: { kind: 'user', name: operator.username }, targetId: id };
   },
+  async revokeDevice() {
+    const id = unique('revoked');
+    await api(app, '/api/v1/devices', { method: 'POST', token: operator.token, body: { id } });
+    const { status } = await api(app, `/api/v1/devices/${id}/revoke`, { method: 'POST', token: operator.token });
+    return { status, actor: { kind: 'user', name: operator.username }, targetId: id };
+  },
+  async createEnrollmentGroup() {
+    const { status, body } = await api(app, '/api/v1/enrollment-groups', {
+      method: 'POST',
+      token: operator.token,
+      body: { name: unique('line'), tags: { line: 'L3' }, expiresInSeconds: 3600 },
+    });
+    return { status, actor: { kind: 'user', name: operator.username }, targetId: (body as { id: string }).id };
+  },
   async login() {
     const { status } = await api(app, '/api/v1/auth/login', {
       method: 'POST',
@@ -171,7 +185,7 @@ describe('every mutation in the route table', () => {
       const at = Date.parse(record.at);
       expect(at).toBeGreaterThanOrEqual(started - 5_000);
       expect(at).toBeLessThanOrEqual(Date.now() + 5_000);
-      expect(JSON.stringify(record.details)).not.toMatch(/password"|opt_|ops_|scrypt/);
+      expect(JSON.stringify(record.details)).not.toMatch(/password"|opt_|ops_|scrypt|outpost-enroll\./);
     },
   );
 });

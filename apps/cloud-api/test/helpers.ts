@@ -188,6 +188,24 @@ export interface DeviceBody {
   createdAt: string;
 }
 
+/**
+ * Registers a device through the API (POST /api/v1/devices with the bootstrap admin token): presence refuses hellos
+ * and heartbeats from devices the registry does not know. Returns the device's one-time enrolment token.
+ */
+export async function registerDevice(
+  app: { url: string; adminToken: string },
+  id: string,
+  tags: Record<string, string> = {},
+): Promise<string> {
+  const { status, body } = await api(app, '/api/v1/devices', {
+    method: 'POST',
+    token: app.adminToken,
+    body: { id, tags },
+  });
+  if (status !== 201) throw new Error(`registering device ${id} answered ${status}: ${JSON.stringify(body)}`);
+  return (body as { enrollment: { token: string } }).enrollment.token;
+}
+
 /** Waits until GET /api/v1/devices/:id shows the device with this status. */
 export function waitForStatus(
   app: { url: string },

@@ -10,6 +10,7 @@ import {
   type DeviceBody,
   FakeAgent,
   natsClient,
+  registerDevice,
   startTestApp,
   type TestApp,
   waitForStatus,
@@ -42,6 +43,8 @@ beforeAll(async () => {
     const created = await api(app, '/api/v1/devices', { method: 'POST', token, body: { id, tags: { site: id } } });
     expect(created.status).toBe(201);
   }
+  // Registered too (presence refuses unknown devices), then said hello.
+  for (const id of ['lab-04', 'yard-02']) await registerDevice(app, id);
   for (const id of ['lab-04', 'yard-02']) new FakeAgent(nc, id, 60_000).hello();
   await Promise.all(['lab-04', 'yard-02'].map((id) => waitForStatus(app, token, id, 'online')));
 });
@@ -166,7 +169,11 @@ describe('POST /api/v1/devices', () => {
     });
     expect(status).toBe(201);
     expect(body).toMatchObject({ id: 'new-01', status: 'offline', lastSeen: null, tags: { env: 'prod' } });
-    expect((await api(app, '/api/v1/devices/new-01', { token })).body).toEqual(body);
+    // The answer is the device plus its one-time enrolment token, which GET never shows again.
+    const { enrollment, ...device } = body as { enrollment: { token: string; expiresAt: string } };
+    expect(enrollment.token).toMatch(/^outpost-enroll\./);
+    expect(Date.parse(enrollment.expiresAt)).toBeGreaterThan(Date.now());
+    expect((await api(app, '/api/v1/devices/new-01', { token })).body).toEqual(device);
   });
 
   it('answers 409 CONFLICT when the id exists', async () => {

@@ -14,7 +14,7 @@ import { connect, credsAuthenticator, headers, type NatsConnection } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { NatsIdentityService } from '../src/nats-identity/nats-identity.service.js';
-import { api, FakeAgent, startTestApp, type TestApp, waitForStatus } from './helpers.js';
+import { api, FakeAgent, registerDevice, startTestApp, type TestApp, waitForStatus } from './helpers.js';
 
 /** The API against NATS in operator mode with TLS: its own creds, minting device credentials, revoking them. */
 let nats: SecureNatsServerHandle;
@@ -73,6 +73,7 @@ describe('cloud API on NATS in operator mode with TLS', () => {
     expect(identity.enabled).toBe(true);
     expect(identity.caCertificate()).toContain('-----BEGIN CERTIFICATE-----');
 
+    await registerDevice(app, 'press-01');
     const key = createUserKey();
     const credential = await identity.mintDeviceCredential('press-01', key.publicKey, { expiresInSecs: 600 });
     expect(credential.expiresAt.getTime()).toBeGreaterThan(Date.now() + 500_000);

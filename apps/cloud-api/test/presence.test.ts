@@ -15,6 +15,7 @@ import {
   FakeAgent,
   natsClient,
   type PresenceEvent,
+  registerDevice,
   startTestApp,
   type TestApp,
   waitForStatus,
@@ -42,10 +43,25 @@ beforeAll(async () => {
   await nc.flush();
   // Handlers subscribe once the API's NATS connection is up.
   await waitFor(() => app.logs.find((l) => l.msg === 'connected to NATS'), { what: 'the API to connect to NATS' });
+  // Presence only records devices the registry knows (enrolment registers them); these tests register theirs first.
+  for (const id of [
+    'warmup',
+    'hello-01',
+    'batch-01',
+    'batch-02',
+    'batch-03',
+    'silent-01',
+    'bye-01',
+    'reboot-01',
+    'mal-01',
+  ]) {
+    await registerDevice(app, id);
+  }
   await waitFor(
     async () => {
       new FakeAgent(nc, 'warmup', 60_000).hello();
-      return (await api(app, '/api/v1/devices/warmup', { token: app.adminToken })).status === 200;
+      const { body } = await api(app, '/api/v1/devices/warmup', { token: app.adminToken });
+      return (body as DeviceBody).status === 'online';
     },
     { what: 'the API to handle agent messages', intervalMs: 200 },
   );
@@ -58,7 +74,7 @@ afterAll(async () => {
 });
 
 describe('presence from agent messages', () => {
-  it('registers a device on its first hello, shows it online and announces it', async () => {
+  it('shows a registered device online on its first hello and announces it', async () => {
     const agent = new FakeAgent(nc, 'hello-01', 60_000, 'boot-a', '1.2.3');
     const before = Date.now();
     agent.hello();

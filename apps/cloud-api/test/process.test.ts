@@ -14,7 +14,7 @@ import {
 } from '@outpost/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
-import { api, FakeAgent, natsClient, startTestApp } from './helpers.js';
+import { api, FakeAgent, natsClient, registerDevice, startTestApp } from './helpers.js';
 
 /** The built entry point: turbo builds before testing, and these tests must not rebuild. */
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -137,6 +137,7 @@ describe('the built app as a process', () => {
       const ask = () =>
         nc.request(rpc.devicesList.subject, encodeMessage(rpc.devicesList.request, {}), { timeout: 1000 });
       await waitFor(ask, { what: 'the API to answer on NATS' });
+      await registerDevice(app, 'last-words');
       new FakeAgent(nc, 'last-words', 60_000).heartbeat();
       // Answered after the heartbeat (same connection, in order), so the heartbeat has reached the buffer.
       await ask();

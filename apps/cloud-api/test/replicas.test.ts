@@ -18,6 +18,7 @@ import {
   FakeAgent,
   natsClient,
   type PresenceEvent,
+  registerDevice,
   startTestApp,
   type TestApp,
   waitForStatus,
@@ -83,6 +84,9 @@ describe('two replicas on one database and NATS', () => {
       ctx.skip('PGlite is one process’s embedded database: two replicas need PostgreSQL');
       return;
     }
+    const first = replicas[0];
+    if (!first) throw new Error('no replica');
+    await registerDevice(first, 'shared-01');
     const agent = new FakeAgent(nc, 'shared-01', 200);
     agent.hello();
     const stopBeating = agent.keepBeating(20);

@@ -57,6 +57,17 @@ export interface AppConfig {
     /** log2 of scrypt's N for new password hashes (r = 8, p = 1). */
     passwordScryptCost: number;
   };
+  /** Enrolment and device credentials (docs/adr/0009-enrolment.md). */
+  enrollment: {
+    /** A device's one-time enrolment token works this long after the device is created. */
+    tokenTtlSeconds: number;
+    /** Lifetime of a device's NATS user JWT; the agent renews it before it ends. */
+    deviceCredentialTtlSeconds: number;
+    /** Enrolment attempts per group token, and per device id, per `rateWindowSeconds`. */
+    groupRateLimit: number;
+    deviceRateLimit: number;
+    rateWindowSeconds: number;
+  };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -82,6 +93,11 @@ const wholeNumber = (fallback: number, min: number, max: number) =>
     .default(fallback);
 
 const EnvSchema = z.object({
+  OUTPOST_ENROLLMENT_TOKEN_TTL_SECONDS: wholeNumber(24 * 3600, 1, 30 * 24 * 3600),
+  OUTPOST_DEVICE_CREDENTIAL_TTL_SECONDS: wholeNumber(30 * 24 * 3600, 5, 366 * 24 * 3600),
+  OUTPOST_ENROLLMENT_GROUP_RATE_LIMIT: wholeNumber(120, 1, 1_000_000),
+  OUTPOST_ENROLLMENT_DEVICE_RATE_LIMIT: wholeNumber(10, 1, 1_000_000),
+  OUTPOST_ENROLLMENT_RATE_WINDOW_SECONDS: wholeNumber(60, 1, 24 * 3600),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   PORT: z.coerce
     .number({ error: 'must be a port number' })
@@ -278,6 +294,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       loginAddressLimit: e.AUTH_LOGIN_ADDRESS_LIMIT,
       loginAddressWindowSeconds: e.AUTH_LOGIN_ADDRESS_WINDOW_SECONDS,
       passwordScryptCost: e.AUTH_PASSWORD_SCRYPT_COST,
+    },
+    enrollment: {
+      tokenTtlSeconds: e.OUTPOST_ENROLLMENT_TOKEN_TTL_SECONDS,
+      deviceCredentialTtlSeconds: e.OUTPOST_DEVICE_CREDENTIAL_TTL_SECONDS,
+      groupRateLimit: e.OUTPOST_ENROLLMENT_GROUP_RATE_LIMIT,
+      deviceRateLimit: e.OUTPOST_ENROLLMENT_DEVICE_RATE_LIMIT,
+      rateWindowSeconds: e.OUTPOST_ENROLLMENT_RATE_WINDOW_SECONDS,
     },
   };
 }

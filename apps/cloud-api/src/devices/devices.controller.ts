@@ -1,5 +1,12 @@
 import { Controller } from '@nestjs/common';
-import type { CreateDeviceRequest, Device, DevicePage, GetDeviceRequest, ListDevicesQuery } from '@outpost/protocol';
+import type {
+  CreateDeviceRequest,
+  CreatedDevice,
+  Device,
+  DevicePage,
+  GetDeviceRequest,
+  ListDevicesQuery,
+} from '@outpost/protocol';
 import { Route } from '../api/route.js';
 import { ValidBody, ValidParams, ValidQuery } from '../api/validation.js';
 import { routes } from '../openapi/routes.js';
@@ -20,7 +27,7 @@ export class DevicesController {
   }
 
   @Route(routes.createDevice)
-  create(@ValidBody(routes.createDevice) body: CreateDeviceRequest): Promise<Device> {
+  create(@ValidBody(routes.createDevice) body: CreateDeviceRequest): Promise<CreatedDevice> {
     return this.devices.create(body);
   }
 }

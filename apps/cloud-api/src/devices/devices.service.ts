@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   type CreateDeviceRequest,
+  type CreatedDevice,
   type Device,
   type DevicePage,
   type ListDevicesQuery,
@@ -8,6 +9,7 @@ import {
 } from '@outpost/protocol';
 import { AuditService } from '../audit/audit.service.js';
 import type { DeviceRow } from '../database/schema.js';
+import { EnrollmentService } from '../enrollment/enrollment.service.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DevicesRepository } from './devices.repository.js';
 
@@ -28,6 +30,7 @@ export class DevicesService {
   constructor(
     private readonly repository: DevicesRepository,
     private readonly audit: AuditService,
+    private readonly enrollment: EnrollmentService,
   ) {}
 
   async list(query: ListDevicesQuery): Promise<DevicePage> {
@@ -54,7 +57,8 @@ export class DevicesService {
     return toDevice(row);
   }
 
-  async create(request: CreateDeviceRequest): Promise<Device> {
+  /** Registers the device and issues its one-time enrolment token (shown once, stored hashed). */
+  async create(request: CreateDeviceRequest): Promise<CreatedDevice> {
     const row = await this.repository.insert({ id: request.id, tags: request.tags ?? {} });
     if (!row) {
       throw new OutpostError('CONFLICT', `Device ${request.id} already exists`, [
@@ -62,6 +66,6 @@ export class DevicesService {
       ]);
     }
     this.audit.note({ targetId: row.id, details: { tags: row.tags } });
-    return toDevice(row);
+    return { ...toDevice(row), enrollment: await this.enrollment.issueDeviceToken(row.id) };
   }
 }

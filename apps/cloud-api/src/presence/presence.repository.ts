@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { DATABASE, type Database, executeRows } from '../database/database.js';
-import { devices } from '../database/schema.js';
+import { deviceCredentials, devices } from '../database/schema.js';
 
 /** What one replica saw of a device since its last flush: the newest hello/heartbeat. */
 export interface SeenDevice {
@@ -11,6 +11,12 @@ export interface SeenDevice {
   agentVersion: string;
   bootId: string;
   heartbeatIntervalMs: number;
+}
+
+/** What a flush did: devices that came online, and sightings refused (ids not registered, or revoked). */
+export interface SeenResult {
+  online: PresenceChange[];
+  refused: { deviceId: string; reason: 'UNKNOWN_DEVICE' | 'DEVICE_REVOKED' }[];
 }
 
 export interface PresenceChange {
@@ -29,18 +35,20 @@ export class PresenceRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   /**
-   * Records a batch of sightings in one multi-row upsert, registering unknown devices, and returns the devices that
-   * went from offline (or unknown) to online. A sighting older than what is stored (another replica flushed a newer
-   * one, or a goodbye came after it) changes nothing.
+   * Records a batch of sightings of registered devices in one multi-row upsert and returns the devices that went from
+   * offline to online. Sightings of ids the registry does not know, or of revoked devices, are refused: presence never
+   * registers a device (enrolment does). A sighting older than what is stored (another replica flushed a newer one, or
+   * a goodbye came after it) changes nothing.
    */
-  async recordSeen(batch: SeenDevice[]): Promise<PresenceChange[]> {
-    if (batch.length === 0) return [];
+  async recordSeen(batch: SeenDevice[]): Promise<SeenResult> {
+    if (batch.length === 0) return { online: [], refused: [] };
     // Rows are locked in id order (here and by the upsert) so concurrent flushes from replicas cannot deadlock.
     const sorted = [...batch].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
     return this.db.transaction(async (tx) => {
       const before = await tx
-        .select({ id: devices.id, status: devices.status })
+        .select({ id: devices.id, status: devices.status, revokedAt: deviceCredentials.revokedAt })
         .from(devices)
+        .leftJoin(deviceCredentials, eq(deviceCredentials.deviceId, devices.id))
         .where(
           inArray(
             devices.id,
@@ -48,14 +56,23 @@ export class PresenceRepository {
           ),
         )
         .orderBy(asc(devices.id))
-        .for('update');
+        .for('update', { of: devices });
       const previous = new Map(before.map((row) => [row.id, row.status]));
+      const revoked = new Set(before.filter((row) => row.revokedAt !== null).map((row) => row.id));
+      const refused: SeenResult['refused'] = [];
+      const accepted = sorted.filter((seen) => {
+        if (!previous.has(seen.deviceId)) refused.push({ deviceId: seen.deviceId, reason: 'UNKNOWN_DEVICE' });
+        else if (revoked.has(seen.deviceId)) refused.push({ deviceId: seen.deviceId, reason: 'DEVICE_REVOKED' });
+        else return true;
+        return false;
+      });
+      if (accepted.length === 0) return { online: [], refused };
 
       const newer = sql`(devices.last_seen IS NULL OR excluded.last_seen > devices.last_seen)`;
       const rows = await tx
         .insert(devices)
         .values(
-          sorted.map((seen) => ({
+          accepted.map((seen) => ({
             id: seen.deviceId,
             status: 'online' as const,
             lastSeen: seen.at,
@@ -79,13 +96,11 @@ export class PresenceRepository {
           id: devices.id,
           status: devices.status,
           lastSeen: devices.lastSeen,
-          // xmax = 0 only on a freshly inserted row.
-          inserted: sql<boolean>`(xmax = 0)`,
         });
-      // A row another replica inserted meanwhile was not in `before`; that replica reports it.
-      return rows
-        .filter((row) => row.status === 'online' && (row.inserted || previous.get(row.id) === 'offline'))
+      const online = rows
+        .filter((row) => row.status === 'online' && previous.get(row.id) === 'offline')
         .map((row) => ({ deviceId: row.id, lastSeen: row.lastSeen }));
+      return { online, refused };
     });
   }
 

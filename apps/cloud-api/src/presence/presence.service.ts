@@ -24,6 +24,7 @@ export class PresenceService implements OnApplicationBootstrap {
   /** Failing since the last success: a database outage logs once, not on every tick. */
   private readonly failing = { flush: false, sweep: false };
   private readonly log: Logger;
+  private readonly refusedLogged = new Set<string>();
 
   constructor(
     private readonly repository: PresenceRepository,
@@ -85,15 +86,33 @@ export class PresenceService implements OnApplicationBootstrap {
     const batch = [...this.buffer.values()];
     this.buffer = new Map();
     try {
-      const online = await this.repository.recordSeen(batch);
+      const { online, refused } = await this.repository.recordSeen(batch);
       this.recovered('flush');
       this.log.debug({ devices: batch.length, cameOnline: online.length }, 'presence flushed');
+      for (const { deviceId, reason } of refused) this.refuseSighting(deviceId, reason);
       if (online.length > 0) this.announce(online, 'online');
     } catch (err) {
       // Keep the sightings for the next flush (unless newer ones arrived meanwhile).
       for (const seen of batch) this.recordSeen(seen);
       this.failed('flush', 'PRESENCE_FLUSH_FAILED', err, { devices: batch.length });
     }
+  }
+
+  /**
+   * A hello or heartbeat from an id the registry does not know (or a revoked device): not recorded, and logged with
+   * its code — once per id per replica run, so a misconfigured agent cannot flood the log.
+   */
+  private refuseSighting(deviceId: string, reason: 'UNKNOWN_DEVICE' | 'DEVICE_REVOKED'): void {
+    const key = `${reason}:${deviceId}`;
+    if (this.refusedLogged.has(key)) return;
+    if (this.refusedLogged.size >= 10_000) this.refusedLogged.clear();
+    this.refusedLogged.add(key);
+    this.log.warn(
+      { code: reason, deviceId },
+      reason === 'UNKNOWN_DEVICE'
+        ? `presence refused: device ${deviceId} is not registered (create it and enrol it first)`
+        : `presence refused: device ${deviceId} is revoked`,
+    );
   }
 
   private announce(changes: PresenceChange[], status: DeviceStatus): void {
