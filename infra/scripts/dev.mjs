@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `pnpm dev`: the whole local stack in one command — a private nats-server (unless NATS_URL is set), the cloud API on
-// embedded PGlite (unless DATABASE_URL is set), the portal, and one edge agent `dev-device-01`. Ctrl-C stops every
-// child it started, in reverse order, each in its own process group so nothing is orphaned.
+// embedded PGlite (unless DATABASE_URL is set), the portal, and one edge agent `dev-device-01` (registered through the
+// API and enrolled with `outpost-agent enroll` on the first run). Ctrl-C stops every child it started, in reverse
+// order, each in its own process group so nothing is orphaned.
 // The private nats-server runs as production does: operator/JWT mode with the full resolver and TLS. The identity
 // (operator, accounts, service users) and a dev CA are made once under .outpost/identity and .outpost/pki.
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -226,10 +227,12 @@ async function main() {
   const agentDir = join(stateDir, 'agent');
   mkdirSync(agentDir, { recursive: true });
   const agentConfig = join(agentDir, `${deviceId}.json`);
-  const agentSecurity = await nats.deviceFiles(deviceId, join(agentDir, deviceId));
+  const deviceDir = join(agentDir, deviceId);
+  const agentSecurity = await enrollDevDevice({ nats, natsUrl, tokenFile, deviceDir, agentConfig });
   writeFileSync(
     agentConfig,
-    `${JSON.stringify({ deviceId, natsUrl, stateDir: join(agentDir, deviceId), heartbeatIntervalMs: 5000, ...agentSecurity }, null, 2)}\n`,
+    `${JSON.stringify({ deviceId, natsUrl, stateDir: deviceDir, heartbeatIntervalMs: 5000, ...agentSecurity }, null, 2)}\n`,
+    { mode: 0o600 },
   );
   await start('agent', process.execPath, [join(root, 'apps/edge-agent/dist/cli.js'), 'run', '--config', agentConfig], {
     extraEnv: {},
@@ -270,6 +273,77 @@ async function main() {
   log(`  device      ${deviceId}`);
   log('Press Ctrl-C to stop everything.');
   log('STACK READY');
+}
+
+/** Files `outpost-agent enroll` leaves in the device's state dir (apps/edge-agent/src/commands/enroll.ts). */
+const ENROLLED_FILES = ['device.nk', 'device.creds', 'ca.pem', 'trusted-keys.json', 'enrollment.json'];
+
+/**
+ * dev-device-01 the way a real device joins: registered through the API with the admin token (the API refuses
+ * presence from devices it does not know), then enrolled with `outpost-agent enroll` and the one-time token the API
+ * answered — the agent makes its own key, pins the CA from the token and renews its credential itself. Later runs find
+ * the device registered (409) and reuse the enrolled files. Returns the agent config's credsFile/caFile.
+ */
+async function enrollDevDevice({ nats, natsUrl, tokenFile, deviceDir, agentConfig }) {
+  const enrolledFiles = () => {
+    const files = {};
+    if (existsSync(join(deviceDir, 'device.creds'))) files.credsFile = join(deviceDir, 'device.creds');
+    if (existsSync(join(deviceDir, 'ca.pem'))) files.caFile = join(deviceDir, 'ca.pem');
+    return files;
+  };
+  if (!existsSync(tokenFile)) {
+    log(`warning: no admin token in ${tokenFile} (an admin existed already): cannot register ${deviceId}`);
+    return nats.deviceFiles(deviceId, deviceDir);
+  }
+  const adminToken = readFileSync(tokenFile, 'utf8').trim();
+  const response = await fetch(`http://127.0.0.1:${apiPort}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: deviceId, tags: { env: 'dev' } }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 409) {
+    if (existsSync(join(deviceDir, 'enrollment.json'))) {
+      log(`${deviceId} is registered and enrolled (${deviceDir})`);
+      return enrolledFiles();
+    }
+    // Registered by an older `pnpm dev` (or elsewhere) without enrolment files here: no token can be had again.
+    log(
+      `warning: ${deviceId} is registered but not enrolled from ${deviceDir}; using a directly minted credential ` +
+        `the cloud cannot renew. Remove ${join(stateDir, 'db')} and ${join(stateDir, 'agent')} to enrol it afresh.`,
+    );
+    return nats.deviceFiles(deviceId, deviceDir);
+  }
+  if (response.status !== 201 || typeof body?.enrollment?.token !== 'string') {
+    throw new Error(`registering ${deviceId} answered ${response.status} ${body?.code ?? ''} ${body?.message ?? ''}`);
+  }
+  log(`registered ${deviceId}; enrolling it with outpost-agent enroll`);
+  // The registry did not know the device: whatever an earlier run left here belongs to a device that no longer exists.
+  for (const file of ENROLLED_FILES) rmSync(join(deviceDir, file), { force: true });
+  const enroll = await new Promise((resolveEnroll) => {
+    execFile(
+      process.execPath,
+      [
+        join(root, 'apps/edge-agent/dist/cli.js'),
+        'enroll',
+        '--nats',
+        natsUrl.split(',')[0],
+        '--token',
+        body.enrollment.token,
+        '--state-dir',
+        deviceDir,
+        '--config',
+        agentConfig,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => resolveEnroll({ code: err ? (err.code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+  for (const line of enroll.output.split('\n')) {
+    if (line.trim()) process.stdout.write(`${formatLine('enroll', line)}\n`);
+  }
+  if (enroll.code !== 0) throw new Error(`outpost-agent enroll failed for ${deviceId} (exit ${enroll.code})`);
+  return enrolledFiles();
 }
 
 /** The built identity package (dev.mjs runs after the build, so dist exists). */
@@ -338,9 +412,10 @@ function externalNats(url) {
 }
 
 /**
- * The dev device's credential, as enrolment would leave it: its own NKey and a JWT for its subjects only, in
- * `<dir>/device.creds` (0600), and the pinned CA in `<dir>/ca.pem`. Minted here directly; enrolment through the API
- * replaces this for real devices. Kept while it is valid for another day, so restarts reuse the same key.
+ * Fallback when dev-device-01 cannot be enrolled (no admin token here, or registered earlier without enrolment files):
+ * its own NKey and a JWT for its subjects only, minted directly, in `<dir>/device.creds` (0600), and the pinned CA in
+ * `<dir>/ca.pem`. The cloud does not know this key, so it cannot renew it. Kept while it is valid for another day, so
+ * restarts reuse the same key.
  */
 async function mintDeviceFiles(id, issuer, caFile, deviceIdToMint, dir) {
   id.ensurePrivateDir(dir);

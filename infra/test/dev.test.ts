@@ -69,6 +69,9 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
       'identity/portal.creds',
       'pki/ca-key.pem',
       'agent/dev-device-01/device.creds',
+      // Registered through the API and enrolled with `outpost-agent enroll`, as a real device joins.
+      'agent/dev-device-01/device.nk',
+      'agent/dev-device-01/enrollment.json',
     ]) {
       expect(statSync(join(stateDir, file)).mode & 0o777, file).toBe(0o600);
     }
