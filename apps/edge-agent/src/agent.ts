@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { subjects } from '@outpost/protocol';
 import type { AgentConfig } from './config/index.js';
 import { AgentConnection, redactUrl } from './connection/index.js';
-import { errorMessage } from './errors.js';
+import { CredentialRenewer } from './credentials/renewal.js';
+import { errorMessage, StartupError } from './errors.js';
 import type { Logger } from './logger.js';
 import { Presence } from './presence/index.js';
 import { prepareStateDir } from './state/index.js';
@@ -31,6 +32,7 @@ export class Agent {
   private readonly log: Logger;
   private readonly connection: AgentConnection;
   private readonly presence: Presence;
+  private renewer: CredentialRenewer | null = null;
   private stopping: Promise<StopResult> | null = null;
 
   constructor(config: AgentConfig, log: Logger) {
@@ -84,7 +86,21 @@ export class Agent {
       },
       'agent started',
     );
+    if (this.config.credsFile) {
+      // Reads the creds file now: one that cannot be parsed stops the start naming the file.
+      try {
+        this.renewer = new CredentialRenewer({
+          deviceId: this.config.deviceId,
+          credsFile: this.config.credsFile,
+          connection: this.connection,
+          log: this.log,
+        });
+      } catch (err) {
+        throw new StartupError('CONFIG_INVALID', [`config ${this.config.configPath}: credsFile: ${errorMessage(err)}`]);
+      }
+    }
     this.presence.start();
+    this.renewer?.start();
     this.connection.start();
   }
 
@@ -97,6 +113,7 @@ export class Agent {
   private async shutdown(reason: string): Promise<StopResult> {
     this.log.info({ reason }, 'shutting down');
     this.presence.stop();
+    this.renewer?.stop();
     const goodbyePublished = this.presence.sendGoodbye(reason);
     const deadline = new AbortController();
     const closed = this.connection.close().then(

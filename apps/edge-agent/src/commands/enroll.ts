@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createUser } from '@nats-io/nkeys';
@@ -13,6 +13,7 @@ import {
   subjects,
 } from '@outpost/protocol';
 import { connect, credsAuthenticator } from 'nats';
+import { formatCredsFile, writeFileAtomic } from '../credentials/creds-file.js';
 import { errorMessage, StartupError } from '../errors.js';
 import { type Command, EXIT_OK } from './command.js';
 
@@ -27,30 +28,6 @@ export const ENROLLMENT_FILES = {
 } as const;
 
 const ENROLL_TIMEOUT_MS = 15_000;
-
-/** Writes via a temp file and rename, so a reader (nats on reconnect) never sees half a file. */
-export function writeFileAtomic(path: string, content: string, mode: number): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, content, { mode });
-  renameSync(temp, path);
-}
-
-function credsFile(jwt: string, seed: string): string {
-  return `-----BEGIN NATS USER JWT-----
-${jwt}
-------END NATS USER JWT------
-
-************************* IMPORTANT *************************
-NKEY Seed printed below can be used to sign and prove identity.
-NKEYs are sensitive and should be treated as secrets.
-
------BEGIN USER NKEY SEED-----
-${seed}
-------END USER NKEY SEED------
-
-*************************************************************
-`;
-}
 
 export const enrollCommand: Command = {
   name: 'enroll',
@@ -147,7 +124,9 @@ Options:
       timeout: ENROLL_TIMEOUT_MS,
       ...(bundle.creds
         ? {
-            authenticator: credsAuthenticator(new TextEncoder().encode(credsFile(bundle.creds.jwt, bundle.creds.seed))),
+            authenticator: credsAuthenticator(
+              new TextEncoder().encode(formatCredsFile(bundle.creds.jwt, bundle.creds.seed)),
+            ),
           }
         : {}),
       ...(bundle.caPem ? { tls: { caFile: path('ca') } } : {}),
@@ -181,7 +160,7 @@ Options:
 
     const ca = reply.caPem ?? bundle.caPem;
     if (ca) writeFileAtomic(path('ca'), ca, 0o644);
-    if (reply.jwt) writeFileAtomic(path('creds'), credsFile(reply.jwt, seed), 0o600);
+    if (reply.jwt) writeFileAtomic(path('creds'), formatCredsFile(reply.jwt, seed), 0o600);
     writeFileAtomic(path('trustedKeys'), `${JSON.stringify(reply.trustedKeys ?? [], null, 2)}\n`, 0o644);
     const natsUrls = [natsUrl, ...(reply.natsUrls ?? []).filter((url) => url !== natsUrl)];
     writeFileAtomic(
