@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, isAlive, spawnProcess, waitFor } from '@outpost/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { repoRoot, signInToPortal } from './stack.js';
 
 /** All descendants of a process, read from `ps` (the orchestrator puts each child in its own process group). */
@@ -26,6 +26,23 @@ function descendants(pid: number): number[] {
   return found;
 }
 
+/**
+ * SIGKILLs every process still carrying this test's OUTPOST_STATE_DIR in its environment. If the orchestrator itself
+ * is killed (a timed-out test), its children live on in their own process groups; this finds them all the same.
+ */
+function killStackStartedWith(stateDir: string): void {
+  const marker = `OUTPOST_STATE_DIR=${stateDir}\0`;
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+}
+
 async function freePorts() {
   return {
     PORT: String(await getFreePort()),
@@ -42,6 +59,7 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, OUTPOST_STATE_DIR: stateDir, ...ports };
     delete env.NATS_URL;
     delete env.DATABASE_URL;
+    onTestFinished(() => killStackStartedWith(stateDir));
     const dev = await spawnProcess(process.execPath, [join(repoRoot, 'infra/scripts/dev.mjs')], {
       cwd: repoRoot,
       env,
