@@ -62,16 +62,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   ];
   writeFileSync(configFile, `${lines.filter(Boolean).join('\n')}\n`);
 
-  let proc: SpawnedProcess;
-  const launch = async () => {
-    proc = await spawnProcess(binary, ['-c', configFile], {
-      readyWhen: /Server is ready/,
-      readyTimeoutMs: 30_000,
-      echo: options.echo,
-    });
-  };
+  let server: SupervisedNatsServer;
   try {
-    await launch();
+    server = await superviseNatsServer(binary, configFile, dir, options.echo);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -82,6 +75,45 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     host: '127.0.0.1',
     port,
     dir,
+    get pid() {
+      return server.pid;
+    },
+    output: server.output,
+    stop: server.stop,
+    kill: server.kill,
+    restart: server.restart,
+  };
+}
+
+/** The process side of a test nats-server: pid, log, and stop/kill/restart on the same config and store. */
+export interface SupervisedNatsServer {
+  readonly pid: number;
+  output(): string;
+  /** Graceful stop (SIGTERM), then `dir` is removed. */
+  stop(): Promise<void>;
+  /** SIGKILL (a crash); `dir` stays so `restart()` recovers the JetStream store. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same config and store (stops it first when running). */
+  restart(): Promise<void>;
+}
+
+/** Starts nats-server on a config file and waits until it accepts clients; shared by the plain and secure fixtures. */
+export async function superviseNatsServer(
+  binary: string,
+  configFile: string,
+  dir: string,
+  echo?: boolean,
+): Promise<SupervisedNatsServer> {
+  let proc: SpawnedProcess;
+  const launch = async () => {
+    proc = await spawnProcess(binary, ['-c', configFile], {
+      readyWhen: /Server is ready/,
+      readyTimeoutMs: 30_000,
+      echo,
+    });
+  };
+  await launch();
+  return {
     get pid() {
       return proc.pid;
     },

@@ -14,9 +14,8 @@ import {
   writePrivateFile,
 } from '@outpost/nats-identity';
 import { ensureDevPki } from '@outpost/nats-identity/pki';
-import { natsServerBinary } from './nats-server.js';
+import { natsServerBinary, superviseNatsServer } from './nats-server.js';
 import { getFreePort } from './ports.js';
-import { type SpawnedProcess, spawnProcess } from './process.js';
 
 export interface SecureNatsServerOptions {
   /** Open a leaf-node listener (TLS, device creds) too. */
@@ -95,15 +94,7 @@ export async function startSecureNatsServer(options: SecureNatsServerOptions = {
       }),
     );
 
-    let proc: SpawnedProcess;
-    const launch = async () => {
-      proc = await spawnProcess(binary, ['-c', configFile], {
-        readyWhen: /Server is ready/,
-        readyTimeoutMs: 30_000,
-        echo: options.echo,
-      });
-    };
-    await launch();
+    const server = await superviseNatsServer(binary, configFile, dir, options.echo);
     const url = `tls://127.0.0.1:${port}`;
     const credsDir = join(dir, 'devices');
     let minted = 0;
@@ -122,9 +113,12 @@ export async function startSecureNatsServer(options: SecureNatsServerOptions = {
         systemUser: identity.paths.systemUserCreds,
       },
       get pid() {
-        return proc.pid;
+        return server.pid;
       },
-      output: () => proc.output(),
+      output: server.output,
+      stop: server.stop,
+      kill: server.kill,
+      restart: server.restart,
       async mintDeviceCreds(deviceId, mintOptions = {}) {
         const key = createUserKey();
         const jwt = await mintDeviceJwt({
@@ -153,17 +147,6 @@ export async function startSecureNatsServer(options: SecureNatsServerOptions = {
         } finally {
           await nc.close();
         }
-      },
-      async stop() {
-        await proc.stop('SIGTERM', 10_000);
-        rmSync(dir, { recursive: true, force: true });
-      },
-      async kill() {
-        await proc.kill();
-      },
-      async restart() {
-        await proc.stop('SIGTERM', 10_000);
-        await launch();
       },
     };
   } catch (err) {
