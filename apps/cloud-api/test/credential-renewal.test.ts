@@ -24,7 +24,7 @@ import {
 import { connect, credsAuthenticator } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnrollmentService } from '../src/enrollment/enrollment.service.js';
-import { api, type DeviceBody, registerDevice, startTestApp, type TestApp } from './helpers.js';
+import { api, type DeviceBody, registerDevice, secureNatsEnv, startTestApp, type TestApp } from './helpers.js';
 
 /**
  * Credential renewal end to end: a device enrolled with a 20-second credential (the built agent CLI, NATS in operator
@@ -64,9 +64,7 @@ beforeAll(async () => {
     natsUrl: nats.url,
     databaseUrl: database.url,
     env: {
-      NATS_CREDS: nats.serviceCreds.cloudApi,
-      NATS_CA: nats.caFile,
-      OUTPOST_IDENTITY_DIR: nats.identity.dir,
+      ...secureNatsEnv(nats),
       OUTPOST_DEVICE_CREDENTIAL_TTL_SECONDS: String(TTL_SECONDS),
       PRESENCE_FLUSH_INTERVAL_MS: '100',
       PRESENCE_SWEEP_INTERVAL_MS: '200',

@@ -25,7 +25,7 @@ import {
 import { connect, credsAuthenticator, type NatsConnection } from 'nats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, FakeAgent, startTestApp, type TestApp, waitForStatus } from './helpers.js';
+import { api, FakeAgent, secureNatsEnv, startTestApp, type TestApp, waitForStatus } from './helpers.js';
 
 /**
  * Enrolment end to end against NATS in operator mode with TLS and a real database: the built agent CLI enrols with
@@ -106,9 +106,7 @@ beforeAll(async () => {
     natsUrl: nats.url,
     databaseUrl: database.url,
     env: {
-      NATS_CREDS: nats.serviceCreds.cloudApi,
-      NATS_CA: nats.caFile,
-      OUTPOST_IDENTITY_DIR: nats.identity.dir,
+      ...secureNatsEnv(nats),
       OUTPOST_ENROLLMENT_GROUP_RATE_LIMIT: '3',
       PRESENCE_FLUSH_INTERVAL_MS: '100',
       PRESENCE_SWEEP_INTERVAL_MS: '200',

@@ -15,7 +15,7 @@ import {
   type RpcDef,
   subjects,
 } from '@outpost/protocol';
-import { waitFor } from '@outpost/testing';
+import { type SecureNatsServerHandle, waitFor } from '@outpost/testing';
 import { connect, headers, type NatsConnection } from 'nats';
 import { createApp, type RunningApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config/config.js';
@@ -282,4 +282,9 @@ export async function rpcCall<D extends RpcDef>(
   options: { timeout?: number; clientAddress?: string } = {},
 ): Promise<MessageData<D['response']>> {
   return decodeReply<D['response']>(def.response, await rpcRaw(nc, def, request, token, options));
+}
+
+/** The cloud API's variables for a NATS server in operator/TLS mode: its own creds, the pinned CA, the signing keys. */
+export function secureNatsEnv(nats: SecureNatsServerHandle): Record<string, string> {
+  return { NATS_CREDS: nats.serviceCreds.cloudApi, NATS_CA: nats.caFile, OUTPOST_IDENTITY_DIR: nats.identity.dir };
 }

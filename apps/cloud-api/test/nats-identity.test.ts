@@ -14,7 +14,7 @@ import { connect, credsAuthenticator, headers, type NatsConnection } from 'nats'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { NatsIdentityService } from '../src/nats-identity/nats-identity.service.js';
-import { api, FakeAgent, registerDevice, startTestApp, type TestApp, waitForStatus } from './helpers.js';
+import { api, FakeAgent, registerDevice, secureNatsEnv, startTestApp, type TestApp, waitForStatus } from './helpers.js';
 
 /** The API against NATS in operator mode with TLS: its own creds, minting device credentials, revoking them. */
 let nats: SecureNatsServerHandle;
@@ -40,11 +40,7 @@ beforeAll(async () => {
   app = await startTestApp({
     natsUrl: nats.url,
     databaseUrl: database.url,
-    env: {
-      NATS_CREDS: nats.serviceCreds.cloudApi,
-      NATS_CA: nats.caFile,
-      OUTPOST_IDENTITY_DIR: nats.identity.dir,
-    },
+    env: secureNatsEnv(nats),
   });
   await waitFor(async () => (await api(app, '/healthz')).status === 200, { what: 'the API to reach NATS over TLS' });
 });
@@ -154,9 +150,7 @@ describe('NATS security configuration', () => {
   it('accepts a full set', () => {
     const config = loadConfig({
       NATS_URL: nats.url,
-      NATS_CREDS: nats.serviceCreds.cloudApi,
-      NATS_CA: nats.caFile,
-      OUTPOST_IDENTITY_DIR: nats.identity.dir,
+      ...secureNatsEnv(nats),
     });
     expect(config.natsSecurity).toEqual({
       credsFile: nats.serviceCreds.cloudApi,
