@@ -6,6 +6,7 @@ import {
   type ListAuditQuery,
   OutpostError,
 } from '@outpost/protocol';
+import { pageFromRows } from '../api/page.js';
 import type { Database, Transaction } from '../database/database.js';
 import type { AuditRow } from '../database/schema.js';
 import { decodeCursor, encodeCursor } from '../devices/cursor.js';
@@ -84,12 +85,7 @@ export class AuditService {
       targetId: query.targetId,
       limit: query.limit + 1,
     });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toAuditRecord),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(String(last.id)) : null,
-    };
+    return pageFromRows(rows, query.limit, toAuditRecord, (row) => encodeCursor(String(row.id)));
   }
 
   private withoutSecrets(action: string, details: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -8,6 +8,7 @@ import {
   OutpostError,
 } from '@outpost/protocol';
 import { z } from 'zod';
+import { pageFromRows } from '../api/page.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { ApiTokenRow } from '../database/schema.js';
 import { decodeCursor, encodeCursor } from '../devices/cursor.js';
@@ -78,12 +79,7 @@ export class ApiTokensService {
   async list(query: ListApiTokensQuery): Promise<ApiTokenPage> {
     const after = query.cursor === undefined ? undefined : decodePosition(query.cursor);
     const rows = await this.repository.list({ after, status: query.status, limit: query.limit + 1 });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((row) => toApiToken(row)),
-      nextCursor: rows.length > query.limit && last ? encodePosition(last) : null,
-    };
+    return pageFromRows(rows, query.limit, (row) => toApiToken(row), encodePosition);
   }
 
   /** Revokes a token at once, on every replica (each call checks the database). Revoking twice is harmless. */

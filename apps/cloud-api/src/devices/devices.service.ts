@@ -7,6 +7,7 @@ import {
   type ListDevicesQuery,
   OutpostError,
 } from '@outpost/protocol';
+import { pageFromRows } from '../api/page.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { DeviceRow } from '../database/schema.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
@@ -42,12 +43,7 @@ export class DevicesService {
       idPrefix: query.idPrefix,
       limit: query.limit + 1,
     });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toDevice),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
-    };
+    return pageFromRows(rows, query.limit, toDevice, (row) => encodeCursor(row.id));
   }
 
   async get(id: string): Promise<Device> {

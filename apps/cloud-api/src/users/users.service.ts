@@ -8,6 +8,7 @@ import {
   type User,
   type UserPage,
 } from '@outpost/protocol';
+import { pageFromRows } from '../api/page.js';
 import { AuditService } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import type { Transaction } from '../database/database.js';
@@ -76,12 +77,7 @@ export class UsersService {
   async list(query: ListUsersQuery): Promise<UserPage> {
     const afterUsername = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const rows = await this.repository.list({ afterUsername, limit: query.limit + 1 });
-    const page = rows.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map(toUser),
-      nextCursor: rows.length > query.limit && last ? encodeCursor(last.username) : null,
-    };
+    return pageFromRows(rows, query.limit, toUser, (row) => encodeCursor(row.username));
   }
 
   /**
