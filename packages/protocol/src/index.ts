@@ -1,4 +1,5 @@
 export * from './api.js';
+export * from './artifacts.js';
 export * from './catalog.js';
 export * from './codec.js';
 export * from './enrollment-token.js';

@@ -100,7 +100,7 @@ export const ManifestSignature = z.object({
  */
 export const DesiredGetReplyV1 = defineMessage(
   'desired.state',
-  '1.0',
+  '1.1',
   z.discriminatedUnion('status', [
     z.object({ status: z.literal('unchanged'), version: DesiredVersion }),
     z.object({
@@ -108,6 +108,12 @@ export const DesiredGetReplyV1 = defineMessage(
       version: DesiredVersion,
       manifest: JsonObject.nullable(),
       signature: ManifestSignature.nullable(),
+      /**
+       * 1.1: the signed deployment `{ deployment, signature }` exactly as @outpost/manifest's signDeployment made it
+       * (deviceId, version and createdAt are inside the signed bytes). Agents verify and apply this one; `manifest` and
+       * `signature` repeat it for 1.0 readers. null when nothing is deployed.
+       */
+      signed: JsonObject.nullable().optional(),
     }),
   ]),
 );
@@ -125,6 +131,12 @@ export const ModuleReport = z.object({
   restartCount: z.number().int().nonnegative(),
   lastStartedAt: Timestamp.nullable(),
   lastExitedAt: Timestamp.nullable(),
+  /** 1.1: how it runs. */
+  type: z.enum(['process', 'container']).optional(),
+  /** 1.1: the manifest's module version, null when it has none. */
+  version: z.string().max(128).nullable().optional(),
+  /** 1.1: when the agent last restarted it (restart policy or restartModule). */
+  lastRestartedAt: Timestamp.nullable().optional(),
 });
 export type ModuleReport = z.infer<typeof ModuleReport>;
 
@@ -134,7 +146,7 @@ export type ModuleReport = z.infer<typeof ModuleReport>;
  */
 export const ReportedStateV1 = defineMessage(
   'reported.state',
-  '1.0',
+  '1.1',
   z.object({
     bootId: BootId,
     seq: z.number().int().nonnegative(),
@@ -145,6 +157,15 @@ export const ReportedStateV1 = defineMessage(
       /** HTTP-like outcome, as Azure's lastDesiredStatus: 200 applied, 400 invalid, 406 offline, 412 rejected, 500 failed. */
       code: z.number().int().min(100).max(599),
       description: z.string().max(1024),
+      /** 1.1: where the deployment came from: the cloud, or `outpost-agent deploy` on the device. */
+      source: z.enum(['cloud', 'local']).optional(),
+      /** 1.1: the deployment's id. */
+      deploymentId: z.string().max(256).nullable().optional(),
+      /** 1.1: every problem that made the agent refuse it (400, 412), by manifest path. */
+      errors: z
+        .array(z.object({ path: z.string().max(512), message: z.string().max(1024) }))
+        .max(100)
+        .optional(),
     }),
     modules: z.record(ModuleName, ModuleReport),
   }),
@@ -294,6 +315,33 @@ export const MethodReplyV1 = defineMessage(
   }),
 );
 
+// --- agent methods --------------------------------------------------------------------------------------------------
+
+/**
+ * Methods the agent itself answers on `…agent.methods.<name>` (Azure's $edgeAgent methods), with the MethodRequest /
+ * MethodReply envelopes; each payload below is the `payload` of those envelopes.
+ */
+export const AGENT_METHODS = ['ping', 'restartModule', 'getModuleLogs'] as const;
+export const AgentMethodName = z.enum(AGENT_METHODS);
+export type AgentMethodName = z.infer<typeof AgentMethodName>;
+
+export const PingResult = z.object({
+  agentVersion: z.string(),
+  bootId: BootId,
+  uptimeSecs: z.number().nonnegative(),
+});
+export type PingResult = z.infer<typeof PingResult>;
+
+export const RestartModulePayload = z.object({ module: ModuleName });
+export type RestartModulePayload = z.infer<typeof RestartModulePayload>;
+
+export const GetModuleLogsPayload = z.object({
+  module: ModuleName,
+  tail: z.number().int().min(1).max(10_000).optional(),
+  since: Timestamp.optional(),
+});
+export type GetModuleLogsPayload = z.infer<typeof GetModuleLogsPayload>;
+
 // --- logs -----------------------------------------------------------------------------------------------------------
 
 /**
@@ -320,6 +368,10 @@ export const LogLine = z.object({
   text: z.string().max(16_384),
 });
 export type LogLine = z.infer<typeof LogLine>;
+
+/** The reply payload of the getModuleLogs agent method: the lines, oldest first. */
+export const GetModuleLogsResult = z.object({ module: ModuleName, lines: z.array(LogLine).max(10_000) });
+export type GetModuleLogsResult = z.infer<typeof GetModuleLogsResult>;
 
 /**
  * Device → cloud: one chunk of a logs stream. The first is sent at once (possibly empty), so the cloud knows the device

@@ -290,6 +290,15 @@ export const subjectMap = {
     publish: ['cloud-api'],
     subscribe: ['agent'],
   }),
+  agentMethod: defineSubject('outpost.dev.{deviceId}.agent.methods.{method}', {
+    server: 'cloud',
+    about: 'a method the agent answers itself: ping, restartModule, getModuleLogs',
+    message: MethodRequestV1,
+    reply: MethodReplyV1,
+    replyTo: 'outpost.dev.{deviceId}.reply.{token}',
+    publish: ['cloud-api'],
+    subscribe: ['agent'],
+  }),
   deviceReply: defineSubject('outpost.dev.{deviceId}.reply.{token}', {
     server: 'cloud',
     about: 'replies to cloud → device requests: across a leaf node they must stay inside the device’s space (nats 2.9)',
@@ -482,6 +491,9 @@ export const subjects = {
       subjectMap.methodCall.build({ deviceId, module, method }),
     /** What the agent subscribes to for every method of every module. */
     methods: (deviceId: string) => subjectMap.methodCall.wildcard({ deviceId }),
+    agentMethod: (deviceId: string, method: string) => subjectMap.agentMethod.build({ deviceId, method }),
+    /** What the agent subscribes to for its own methods. */
+    agentMethods: (deviceId: string) => subjectMap.agentMethod.wildcard({ deviceId }),
     /** A reply subject inside the device's space for a cloud → device request (`{ noMux: true, reply }`). */
     reply: (deviceId: string, token: string = newSubjectToken()) => subjectMap.deviceReply.build({ deviceId, token }),
     logsRequest: (deviceId: string) => subjectMap.logsRequest.build({ deviceId }),

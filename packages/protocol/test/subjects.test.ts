@@ -262,6 +262,7 @@ describe('permissions derived from the map', () => {
     expect(subscribe).toEqual([
       'outpost.dev.press-01.desired.changed',
       'outpost.dev.press-01.modules.*.methods.*',
+      'outpost.dev.press-01.agent.methods.*',
       'outpost.dev.press-01.logs.request',
       '_INBOX_press-01.>',
     ]);

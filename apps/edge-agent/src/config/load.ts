@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { errorMessage, StartupError } from '../errors.js';
 import { type AgentConfig, AgentConfigFile } from './schema.js';
@@ -52,15 +52,33 @@ export async function loadConfig(path: string): Promise<AgentConfig> {
       fileProblems.map((line) => `${where}: ${line}`),
     );
   }
+  const stateDir = resolve(dirname(configPath), file.stateDir);
   return {
     configPath,
     deviceId: file.deviceId,
     natsServers: file.natsUrls ?? (file.natsUrl ? [file.natsUrl] : []),
-    stateDir: resolve(dirname(configPath), file.stateDir),
+    stateDir,
     heartbeatIntervalMs: file.heartbeatIntervalMs,
     logLevel: file.logLevel,
     credsFile,
     caFile,
+    modulesDir: fromConfigDir(file.modulesDir) ?? join(stateDir, 'modules'),
+    moduleUser: file.moduleUser,
+    allowUnsignedLocal: file.allowUnsignedLocal,
+    desiredRefreshIntervalMs: file.desiredRefreshIntervalMs,
+    controlSocket: fromConfigDir(file.controlSocket) ?? join(stateDir, 'agent.sock'),
+    containers: {
+      dockerHost: file.containers.dockerHost ?? null,
+      allowPrivileged: file.containers.allowPrivileged,
+      allowHostPid: file.containers.allowHostPid,
+      allowCapAdd: file.containers.allowCapAdd,
+      registryCredentials: Object.fromEntries(
+        Object.entries(file.containers.registryCredentials).map(([ref, credentials]) => [
+          ref,
+          { ...credentials, passwordFile: resolve(dirname(configPath), credentials.passwordFile) },
+        ]),
+      ),
+    },
   };
 }
 
