@@ -89,6 +89,14 @@ export type JsonObject = z.infer<typeof JsonObject>;
 
 const seconds = (description: string) => z.number().int().nonnegative().max(UINT32_MAX).describe(description);
 const positiveSeconds = (description: string) => z.number().int().positive().max(UINT32_MAX).describe(description);
+/**
+ * Agent timings (backoff, health, rollback windows): seconds with millisecond fractions allowed (0.05 = 50 ms), so a
+ * test or a fast control loop can shorten them.
+ */
+const timingSeconds = (description: string) =>
+  z.number().nonnegative().max(UINT32_MAX).multipleOf(0.001, 'at most millisecond precision').describe(description);
+const positiveTimingSeconds = (description: string) =>
+  z.number().positive().max(UINT32_MAX).multipleOf(0.001, 'at most millisecond precision').describe(description);
 
 // --- modules -------------------------------------------------------------------------------------------------------
 
@@ -119,8 +127,8 @@ export const EnvVariable = z
 export type EnvVariable = z.infer<typeof EnvVariable>;
 
 const healthTiming = {
-  intervalSecs: positiveSeconds('Seconds between probes.').default(DEFAULTS.healthIntervalSecs),
-  timeoutSecs: positiveSeconds('Seconds a probe may take before it counts as failed.').default(
+  intervalSecs: positiveTimingSeconds('Seconds between probes.').default(DEFAULTS.healthIntervalSecs),
+  timeoutSecs: positiveTimingSeconds('Seconds a probe may take before it counts as failed.').default(
     DEFAULTS.healthTimeoutSecs,
   ),
   failureThreshold: z
@@ -288,10 +296,10 @@ export type StoreAndForward = z.infer<typeof StoreAndForward>;
 
 export const AgentSettings = z
   .strictObject({
-    restartBackoffUnitSecs: seconds(
+    restartBackoffUnitSecs: timingSeconds(
       'A module restarted n times waits min(unit * 2^n, cap) seconds before the next restart.',
     ).default(DEFAULTS.restartBackoffUnitSecs),
-    restartBackoffCapSecs: seconds('The longest wait between restarts.').default(DEFAULTS.restartBackoffCapSecs),
+    restartBackoffCapSecs: timingSeconds('The longest wait between restarts.').default(DEFAULTS.restartBackoffCapSecs),
     maxRestarts: z
       .number()
       .int()
@@ -299,10 +307,10 @@ export const AgentSettings = z
       .max(UINT32_MAX)
       .default(DEFAULTS.maxRestarts)
       .describe('After this many restarts without recovering, the module is failed and left stopped.'),
-    healthyResetSecs: positiveSeconds('A module healthy for this long has its restart count reset.').default(
+    healthyResetSecs: positiveTimingSeconds('A module healthy for this long has its restart count reset.').default(
       DEFAULTS.healthyResetSecs,
     ),
-    healthyWithinSecs: positiveSeconds(
+    healthyWithinSecs: positiveTimingSeconds(
       'After a deployment is applied, every running module must be healthy within this time or the update failed.',
     ).default(DEFAULTS.healthyWithinSecs),
   })
