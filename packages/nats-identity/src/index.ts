@@ -29,6 +29,7 @@ export {
   SYSTEM_USER_INBOX_PREFIX,
   systemUserPermissions,
 } from './bundle.js';
+export { formatCredsArmour, parseCredsArmour, readJwtClaims, type UnverifiedJwtClaims } from './creds.js';
 export { DEFAULT_DEVICE_JWT_LIFETIME_SECS, type MintDeviceJwtOptions, mintDeviceJwt } from './devices.js';
 export { IdentityError, type IdentityErrorCode } from './errors.js';
 export { accessibleToOthers, ensurePrivateDir, SECRET_DIR_MODE, SECRET_FILE_MODE, writePrivateFile } from './files.js';

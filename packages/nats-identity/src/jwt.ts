@@ -1,5 +1,6 @@
 import { type ClaimsData, type ConnectionType, decode, encodeUser, type User } from '@nats-io/jwt';
 import { createUser, fromPublic, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { formatCredsArmour, parseCredsArmour } from './creds.js';
 import { IdentityError } from './errors.js';
 import { toJwtPermissions, type UserPermissions } from './permissions.js';
 
@@ -108,32 +109,19 @@ export function decodeUserJwt(jwt: string): ClaimsData<User> {
   return decodeJwt<User>(jwt);
 }
 
-/** The creds file nats clients and leaf nodes read: the user JWT and the user's seed, in the standard armour. */
+/** The creds file nats clients and leaf nodes read: the user JWT and the user's seed (checked), in the standard armour. */
 export function formatCredsFile(jwt: string, seed: string | Uint8Array): string {
   const seedText = typeof seed === 'string' ? seed.trim() : new TextDecoder().decode(seed).trim();
   keyPairFromSeed(seedText, 'the creds seed', 'SU');
-  return `-----BEGIN NATS USER JWT-----
-${jwt.trim()}
-------END NATS USER JWT------
-
-************************* IMPORTANT *************************
-NKEY Seed printed below can be used to sign and prove identity.
-NKEYs are sensitive and should be treated as secrets.
-
------BEGIN USER NKEY SEED-----
-${seedText}
-------END USER NKEY SEED------
-
-*************************************************************
-`;
+  return formatCredsArmour(jwt, seedText);
 }
 
-const CREDS_BLOCK = /-{3,}[^\n]*-{3,}\r?\n([\s\S]*?)\r?\n-{3,}[^\n]*-{3,}/g;
-
-/** The JWT and seed of a creds file (throws IDENTITY_INVALID naming `what` when it is not one). */
+/**
+ * The JWT and seed of a creds file, the JWT's signature checked and its subject the seed's key (throws IDENTITY_INVALID
+ * naming `what` when it is not one).
+ */
 export function parseCredsFile(text: string, what = 'creds file'): { jwt: string; seed: string; publicKey: string } {
-  const blocks = [...text.matchAll(CREDS_BLOCK)].map((match) => (match[1] ?? '').trim());
-  const [jwt, seed] = blocks;
+  const { jwt, seed } = parseCredsArmour(text);
   if (!jwt || !seed) throw new IdentityError('IDENTITY_INVALID', `${what} holds no JWT and seed`);
   const kp = keyPairFromSeed(seed, `${what} seed`, 'SU');
   const claims = decodeJwt(jwt);
