@@ -25,6 +25,11 @@ export interface ModuleInstance {
   readonly exitedAt: string | null;
   /** The pid or container id, for messages and the CLI. */
   readonly runtimeId: string;
+  /**
+   * What the driver knows that the fields above cannot say (an adopted process whose exit code will be unknown, a
+   * limit the OS could not apply), for the module's statusDescription. Absent when there is nothing to add.
+   */
+  readonly statusDescription?: string;
 }
 
 /** Filters for a module's logs, as Azure's GetModuleLogs: lines since/until a time, the last `tail`, or containing text. */
