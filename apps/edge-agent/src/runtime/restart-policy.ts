@@ -4,6 +4,7 @@
  * acts on them (processes, containers, clocks) lives elsewhere — so every rule is unit-tested against Azure IoT
  * Edge's own vectors (agent-semantics C1–C3).
  */
+import { DEFAULTS } from '@outpost/manifest';
 
 /** The manifest's restart policies, weakest first (Azure's order: a policy restarts in every case a weaker one does). */
 export const RESTART_POLICIES = ['never', 'on-failure', 'on-unhealthy', 'always'] as const;
@@ -30,12 +31,12 @@ export interface RestartSettings {
   readonly healthyResetMs: number;
 }
 
-/** Azure's defaults (and the manifest's): 10 s doubling to 5 min, failed after 20 restarts, reset after 10 min. */
+/** The manifest's defaults (Azure's): 10 s doubling to 5 min, failed after 20 restarts, reset after 10 min. */
 export const DEFAULT_RESTART_SETTINGS: RestartSettings = Object.freeze({
-  unitMs: 10_000,
-  capMs: 300_000,
-  maxRestarts: 20,
-  healthyResetMs: 600_000,
+  unitMs: DEFAULTS.restartBackoffUnitSecs * 1000,
+  capMs: DEFAULTS.restartBackoffCapSecs * 1000,
+  maxRestarts: DEFAULTS.maxRestarts,
+  healthyResetMs: DEFAULTS.healthyResetSecs * 1000,
 });
 
 export type RestartPolicyErrorCode = 'RESTART_SETTINGS_INVALID' | 'MODULE_STATUS_UNKNOWN' | 'RESTART_COUNT_INVALID';

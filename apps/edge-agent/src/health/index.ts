@@ -1,0 +1,8 @@
+export {
+  HealthMonitor,
+  type HealthMonitorOptions,
+  isRunnableProbe,
+  type ProbeResult,
+  type RunnableProbe,
+  runProbe,
+} from './probes.js';

@@ -1,0 +1,8 @@
+export {
+  buildReportedState,
+  REPORT_DEBOUNCE_MS,
+  type ReportedState,
+  type ReportSource,
+  StateReporter,
+  type StateReporterOptions,
+} from './reporter.js';
