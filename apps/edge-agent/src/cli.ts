@@ -2,11 +2,12 @@
 import { parseArgs } from 'node:util';
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './commands/command.js';
 import { enrollCommand } from './commands/enroll.js';
+import { keysCommand } from './commands/keys.js';
 import { runCommand } from './commands/run.js';
 import { errorMessage, StartupError } from './errors.js';
 import { AGENT_VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = [runCommand, enrollCommand];
+const COMMANDS: readonly Command[] = [runCommand, enrollCommand, keysCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
