@@ -19,7 +19,16 @@ describe('per-role permissions', () => {
     expect(p.publish).toContain('outpost.dev.press-01.reply.*');
     expect(p.subscribe).toContain(subjects.device.desiredChanged('press-01'));
     expect(p.subscribe).toContain('_INBOX_press-01.>');
-    for (const pattern of [...p.publish, ...p.subscribe]) {
+    // Besides its own space, a device may only read the artifacts bucket: JetStream API calls, never `$O.` writes.
+    const artifactReads = p.publish.filter((pattern) => pattern.startsWith('$JS.'));
+    expect(
+      artifactReads.every(
+        (pattern) =>
+          pattern === '$JS.API.INFO' || pattern.includes('OBJ_outpost-artifacts') || pattern === '$JS.API.STREAM.NAMES',
+      ),
+    ).toBe(true);
+    expect(p.publish.some((pattern) => pattern.startsWith('$O.'))).toBe(false);
+    for (const pattern of [...p.publish.filter((pattern) => !artifactReads.includes(pattern)), ...p.subscribe]) {
       expect(pattern.startsWith('outpost.dev.press-01.') || pattern.startsWith('_INBOX_press-01.')).toBe(true);
     }
     expect(p.subscribe).not.toContain('_INBOX.>');

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { defineMessage } from './catalog.js';
-import { DeviceId } from './ids.js';
+import { ErrorDetail } from './errors.js';
+import { DeviceId, ModuleName } from './ids.js';
+import { LogLine, ModuleReport } from './messages.js';
 
 /*
  * The cloud API's request and response bodies. One schema per route, used by the Nest controllers (validation and
@@ -42,6 +44,32 @@ export const DeviceTags = z
   .meta({ id: 'DeviceTags', example: { site: 'plant-7', env: 'prod' } });
 export type DeviceTags = z.infer<typeof DeviceTags>;
 
+/**
+ * The latest state a device reported (ReportedStateV1), as the cloud stored it: what it runs, per module, and how
+ * applying its desired deployment went (Azure's lastDesiredVersion / lastDesiredStatus).
+ */
+export const DeviceReportedState = z
+  .object({
+    bootId: z.string().describe('The agent process that sent it'),
+    seq: z.number().int().nonnegative().describe('Per boot; a report older than the stored one is ignored'),
+    reportedAt: z.iso.datetime().describe('When the agent sent it (device clock)'),
+    receivedAt: z.iso.datetime().describe('When the cloud stored it'),
+    desired: z.object({
+      version: z.number().int().nonnegative().nullable().describe('The desired version last applied (or tried)'),
+      code: z
+        .number()
+        .int()
+        .describe('200 applied, 400 invalid, 406 offline, 412 rejected (signature), 417 no such version, 500 failed'),
+      description: z.string(),
+      source: z.enum(['cloud', 'local']).nullable().describe('The cloud, or `outpost-agent deploy` on the device'),
+      deploymentId: z.string().nullable(),
+      errors: z.array(ErrorDetail).describe('Every problem that made the agent refuse it, by manifest path'),
+    }),
+    modules: z.record(ModuleName, ModuleReport.meta({ id: 'ModuleReport' })),
+  })
+  .meta({ id: 'DeviceReportedState' });
+export type DeviceReportedState = z.infer<typeof DeviceReportedState>;
+
 export const Device = z
   .object({
     id: DeviceId,
@@ -50,6 +78,10 @@ export const Device = z
     agentVersion: z.string().nullable(),
     tags: DeviceTags,
     createdAt: z.iso.datetime(),
+    /** 1.1: set on a single device (GET /api/v1/devices/{id}); lists leave it out. */
+    reported: DeviceReportedState.nullable()
+      .optional()
+      .describe('The latest reported state (null before the first report); only on a single device'),
   })
   .meta({ id: 'Device' });
 export type Device = z.infer<typeof Device>;
@@ -80,7 +112,8 @@ export type GetDeviceRequest = z.infer<typeof GetDeviceRequest>;
 export const DevicesListRequestV1 = defineMessage('api.devices.list', '1.0', ListDevicesQuery);
 export const DevicesPageV1 = defineMessage('api.devices.page', '1.0', DevicePage);
 export const DevicesGetRequestV1 = defineMessage('api.devices.get', '1.0', GetDeviceRequest);
-export const DeviceV1 = defineMessage('api.devices.device', '1.0', Device);
+/** 1.1: `reported`, the device's latest reported state. */
+export const DeviceV1 = defineMessage('api.devices.device', '1.1', Device);
 
 /** Published by the cloud API whenever a device goes online or offline. */
 export const DevicePresenceChangedV1 = defineMessage(
@@ -424,3 +457,109 @@ export const DeviceRevocation = z
   })
   .meta({ id: 'DeviceRevocation' });
 export type DeviceRevocation = z.infer<typeof DeviceRevocation>;
+
+/*
+ * Deployments to one device (`/api/v1/devices/{id}/deployment`), module artifacts (`/api/v1/artifacts`) and the agent
+ * methods the API relays (`/api/v1/devices/{id}/modules/{module}/…`).
+ */
+
+/** A manifest as JSON; validated by @outpost/manifest's validateManifest, which names every error path. */
+const ManifestJson = z.record(z.string(), z.json()).describe('An Outpost deployment manifest');
+
+/** `PUT /api/v1/devices/{id}/deployment` with the default format. */
+export const PutDeploymentRequest = z
+  .object({ manifest: ManifestJson })
+  .describe(
+    '`{ manifest }`; with `?format=azure` the body is an Azure IoT Edge deployment (`{ modulesContent }`) instead',
+  )
+  .meta({ id: 'PutDeploymentRequest' });
+export type PutDeploymentRequest = z.infer<typeof PutDeploymentRequest>;
+
+export const PutDeploymentQuery = z
+  .object({
+    format: z
+      .enum(['outpost', 'azure'])
+      .default('outpost')
+      .describe('`azure`: the body is an Azure IoT Edge deployment, imported with its rules'),
+  })
+  .meta({ id: 'PutDeploymentQuery' });
+export type PutDeploymentQuery = z.infer<typeof PutDeploymentQuery>;
+
+/** A desired deployment as the API shows it: secret env values redacted. */
+export const DesiredDeployment = z
+  .object({
+    deviceId: DeviceId,
+    version: z.number().int().min(1).describe('Grows by one with every deployment to this device'),
+    id: z.string().describe('The deployment id, inside the signed bytes'),
+    createdAt: z.iso.datetime(),
+    manifest: ManifestJson.describe('The effective manifest (defaults filled in), secret env values redacted'),
+    signatureKeyId: z.string().describe('The signing key that signed it (GET /api/v1/signing-keys)'),
+  })
+  .meta({ id: 'DesiredDeployment' });
+export type DesiredDeployment = z.infer<typeof DesiredDeployment>;
+
+/** `PUT …/deployment` answers the stored deployment and what the import or validation warned about. */
+export const PutDeploymentResponse = DesiredDeployment.extend({
+  warnings: z.array(ErrorDetail).describe('Accepted, but worth a look (e.g. Azure settings Outpost ignores)'),
+}).meta({ id: 'PutDeploymentResponse' });
+export type PutDeploymentResponse = z.infer<typeof PutDeploymentResponse>;
+
+/** `GET …/deployment`: what the device should run and what it last said it runs. */
+export const DeviceDeploymentState = z
+  .object({
+    deviceId: DeviceId,
+    desired: DesiredDeployment.nullable().describe('null when nothing was ever deployed to the device'),
+    reported: DeviceReportedState.nullable().describe('null before the device first reported'),
+  })
+  .meta({ id: 'DeviceDeploymentState' });
+export type DeviceDeploymentState = z.infer<typeof DeviceDeploymentState>;
+
+/** What an uploaded artifact may be called: the object name adds its sha256. */
+export const ArtifactName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$/,
+    "1-120 letters, digits, '.', '-' or '_', starting with a letter or digit",
+  )
+  .meta({ id: 'ArtifactName', example: 'sensor-1.2.0.tar.gz' });
+
+export const UploadArtifactQuery = z.object({ name: ArtifactName }).meta({ id: 'UploadArtifactQuery' });
+export type UploadArtifactQuery = z.infer<typeof UploadArtifactQuery>;
+
+/** `POST /api/v1/artifacts`: where the artifact is and what the manifest must say about it. */
+export const UploadedArtifact = z
+  .object({
+    ref: z.string().describe('`os://<bucket>/<object>`: the module’s `artifact.ref`'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .describe('Hex; the module’s `artifact.sha256`'),
+    size: z.number().int().nonnegative().describe('Bytes'),
+    bucket: z.string(),
+    object: z.string().describe('The object name: the given name and the sha256, so contents never overwrite'),
+  })
+  .meta({ id: 'UploadedArtifact' });
+export type UploadedArtifact = z.infer<typeof UploadedArtifact>;
+
+export const DeviceModuleParams = z.object({ id: DeviceId, module: ModuleName }).meta({ id: 'DeviceModuleParams' });
+export type DeviceModuleParams = z.infer<typeof DeviceModuleParams>;
+
+export const ModuleLogsQuery = z
+  .object({
+    tail: z.coerce.number().int().min(1).max(10_000).optional().describe('Only the last N lines (1-10000)'),
+    since: z.iso.datetime().optional().describe('Only lines captured at or after this time'),
+  })
+  .meta({ id: 'ModuleLogsQuery' });
+export type ModuleLogsQuery = z.infer<typeof ModuleLogsQuery>;
+
+/** `GET …/modules/{module}/logs`: the lines, oldest first, as the agent's getModuleLogs answered. */
+export const ModuleLogs = z
+  .object({ module: ModuleName, lines: z.array(LogLine.meta({ id: 'LogLine' })) })
+  .meta({ id: 'ModuleLogs' });
+export type ModuleLogs = z.infer<typeof ModuleLogs>;
+
+/** `POST …/modules/{module}/restart` */
+export const RestartedModule = z
+  .object({ deviceId: DeviceId, module: ModuleName, restarted: z.literal(true) })
+  .meta({ id: 'RestartedModule' });
+export type RestartedModule = z.infer<typeof RestartedModule>;

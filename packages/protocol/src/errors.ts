@@ -18,6 +18,8 @@ const ERROR_CODE_NAMES = [
   'RATE_LIMITED',
   'TIMEOUT',
   'UNAVAILABLE',
+  'DEVICE_OFFLINE',
+  'DEVICE_TIMEOUT',
   'INTERNAL',
 ] as const;
 
@@ -50,6 +52,14 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   },
   TIMEOUT: { httpStatus: 504, description: 'A dependency did not answer in time' },
   UNAVAILABLE: { httpStatus: 503, description: 'A dependency is down' },
+  DEVICE_OFFLINE: {
+    httpStatus: 503,
+    description: 'The device is offline (presence), so a call relayed to it cannot run',
+  },
+  DEVICE_TIMEOUT: {
+    httpStatus: 504,
+    description: 'The device did not answer a call relayed to it in time (its agent is busy, stuck or unreachable)',
+  },
   INTERNAL: { httpStatus: 500, description: 'Unexpected error (details are logged, not returned)' },
 };
 

@@ -14,6 +14,7 @@ import {
   DevicesPageV1,
   DeviceV1,
 } from './api.js';
+import { ARTIFACTS_BUCKET } from './artifacts.js';
 import type { MessageDef } from './catalog.js';
 import { checkToken, DeviceId, EndpointName, MethodName, ModuleName, newSubjectToken, SubjectToken } from './ids.js';
 import {
@@ -222,6 +223,8 @@ const ENROLL_INBOX = '_INBOX_enroll';
 /** The services' own inbox prefixes: no credential may read `_INBOX.>`, services included. */
 const PORTAL_INBOX = '_INBOX_portal';
 const CLOUD_API_INBOX = '_INBOX_cloud-api';
+/** The JetStream stream behind the artifacts object store bucket (nats.js names it `OBJ_<bucket>`). */
+const ARTIFACTS_STREAM = `OBJ_${ARTIFACTS_BUCKET}` as const;
 
 export const subjectMap = {
   agentHello: defineSubject('outpost.dev.{deviceId}.agent.hello', {
@@ -439,6 +442,61 @@ export const subjectMap = {
     message: DevicePresenceChangedV1,
     publish: ['cloud-api'],
     subscribe: ['portal'],
+  }),
+  /*
+   * Reading module artifacts from the object store bucket ARTIFACTS_BUCKET with the agent's own credential: exactly the
+   * JetStream API calls nats.js 2.29's `(await js.views.os(bucket)).get(name)` makes on nats-server 2.9.10 (an ordered
+   * consumer delivering to the agent's own inbox). Nothing here writes, purges or deletes: `$O.<bucket>.>` (where
+   * objects are written) and the stream's purge/delete calls stay refused. Names only, for `$JS.API.STREAM.NAMES`:
+   * nats.js looks the stream up by subject before subscribing.
+   */
+  artifactsJsInfo: defineSubject('$JS.API.INFO', {
+    server: 'cloud',
+    about: 'JetStream account info: nats.js asks it before any other JetStream call',
+    message: null,
+    payload: 'a JetStream API request',
+    publish: ['agent'],
+    subscribe: [],
+  }),
+  artifactsStreamInfo: defineSubject(`$JS.API.STREAM.INFO.${ARTIFACTS_STREAM}`, {
+    server: 'cloud',
+    about: 'the artifacts bucket’s stream info (opening the object store)',
+    message: null,
+    payload: 'a JetStream API request',
+    publish: ['agent'],
+    subscribe: [],
+  }),
+  artifactsStreamNames: defineSubject('$JS.API.STREAM.NAMES', {
+    server: 'cloud',
+    about: 'which stream holds a subject (nats.js asks before subscribing to an object’s chunks)',
+    message: null,
+    payload: 'a JetStream API request',
+    publish: ['agent'],
+    subscribe: [],
+  }),
+  artifactsMsgGet: defineSubject(`$JS.API.STREAM.MSG.GET.${ARTIFACTS_STREAM}`, {
+    server: 'cloud',
+    about: 'an artifact’s metadata (size, sha256, chunk subject)',
+    message: null,
+    payload: 'a JetStream API request',
+    publish: ['agent'],
+    subscribe: [],
+  }),
+  artifactsConsumerCreate: defineSubject(`$JS.API.CONSUMER.CREATE.${ARTIFACTS_STREAM}`, {
+    server: 'cloud',
+    about: 'an ordered consumer delivering an artifact’s chunks to the agent’s inbox',
+    message: null,
+    payload: 'a JetStream API request',
+    publish: ['agent'],
+    subscribe: [],
+  }),
+  artifactsFlowControl: defineSubject(`$JS.FC.${ARTIFACTS_STREAM}.>`, {
+    server: 'cloud',
+    about: 'flow-control answers while an artifact’s chunks stream in',
+    message: null,
+    payload: 'empty flow-control replies',
+    publish: ['agent'],
+    subscribe: [],
   }),
   moduleOutput: defineSubject('local.modules.{module}.outputs.{output}', {
     server: 'device-hub',

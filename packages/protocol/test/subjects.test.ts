@@ -246,7 +246,17 @@ describe('defining a subject', () => {
 });
 
 describe('permissions derived from the map', () => {
-  it('confine an agent to its own device space and its own inbox', () => {
+  /** What nats.js 2.29's `(await js.views.os(ARTIFACTS_BUCKET)).get(name)` publishes on nats-server 2.9.10. */
+  const ARTIFACT_READ_SUBJECTS = [
+    '$JS.API.INFO',
+    '$JS.API.STREAM.INFO.OBJ_outpost-artifacts',
+    '$JS.API.STREAM.NAMES',
+    '$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts',
+    '$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts',
+    '$JS.FC.OBJ_outpost-artifacts.>',
+  ];
+
+  it('confine an agent to its own device space and its own inbox, plus reading the artifacts bucket', () => {
     const { publish, subscribe } = permissionsFor({ role: 'agent', deviceId: 'press-01' });
     expect(publish).toEqual([
       'outpost.dev.press-01.agent.hello',
@@ -258,6 +268,7 @@ describe('permissions derived from the map', () => {
       'outpost.dev.press-01.reply.*',
       'outpost.dev.press-01.logs.chunk.*',
       'outpost.dev.press-01.credential.renew',
+      ...ARTIFACT_READ_SUBJECTS,
     ]);
     expect(subscribe).toEqual([
       'outpost.dev.press-01.desired.changed',
@@ -274,11 +285,13 @@ describe('permissions derived from the map', () => {
       fc.property(deviceIds, (deviceId) => {
         const { publish, subscribe } = permissionsFor({ role: 'agent', deviceId });
         for (const subject of [...publish, ...subscribe]) {
-          expect(subject.startsWith(`outpost.dev.${deviceId}.`) || subject.startsWith(`_INBOX_${deviceId}.`)).toBe(
-            true,
-          );
+          const own = subject.startsWith(`outpost.dev.${deviceId}.`) || subject.startsWith(`_INBOX_${deviceId}.`);
+          // The one thing devices share: reading the artifacts bucket (publish only, never a subscription).
+          const artifactRead = ARTIFACT_READ_SUBJECTS.includes(subject) && publish.includes(subject);
+          expect(own || artifactRead).toBe(true);
           expect(subject.split('.')[0]).not.toBe('_INBOX');
         }
+        expect(subscribe.filter((subject) => subject.startsWith('$'))).toEqual([]);
       }),
     );
   });
