@@ -14,7 +14,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEPLOY_REQUEST_TIMEOUT_MS = 15 * 60_000;
 
 /** A request as the caller writes it: the version is added here. */
-export type ControlRequestInput<Op extends ControlOp> = Omit<Extract<ControlRequest, { op: Op }>, 'v'>;
+export type ControlRequestInput<Op extends ControlOp> = { readonly op: Op } & Omit<
+  Extract<ControlRequest, { op: Op }>,
+  'v' | 'op'
+>;
 
 /**
  * The CLI's side of the control socket: one connection per request. A missing or dead socket is the common failure

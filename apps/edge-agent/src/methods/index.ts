@@ -1,0 +1,1 @@
+export { AgentMethods, type AgentMethodsOptions, chunkLines, newestFitting } from './agent-methods.js';
