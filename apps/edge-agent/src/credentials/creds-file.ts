@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fromSeed } from '@nats-io/nkeys';
+import { parseCredsArmour, readJwtClaims } from '@outpost/nats-identity/creds';
 
 /** A device's NATS credential as read from its creds file. The seed stays in memory and in the file, nowhere else. */
 export interface DeviceCredential {
@@ -13,42 +14,15 @@ export interface DeviceCredential {
   readonly expiresAt: Date | null;
 }
 
-/** The standard NATS creds file layout (what `nsc` and the nats clients read). */
-export function formatCredsFile(jwt: string, seed: string): string {
-  return `-----BEGIN NATS USER JWT-----
-${jwt}
-------END NATS USER JWT------
-
-************************* IMPORTANT *************************
-NKEY Seed printed below can be used to sign and prove identity.
-NKEYs are sensitive and should be treated as secrets.
-
------BEGIN USER NKEY SEED-----
-${seed}
-------END USER NKEY SEED------
-
-*************************************************************
-`;
-}
-
-/** The claims the agent needs from a user JWT (it does not verify it: the server does). */
-export function jwtClaims(jwt: string): { sub?: string; iat?: number; exp?: number } {
-  const payload = jwt.split('.')[1];
-  if (!payload) throw new Error('not a JWT (no payload part)');
-  const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  if (typeof claims !== 'object' || claims === null) throw new Error('JWT payload is not an object');
-  const { sub, iat, exp } = claims as Record<string, unknown>;
-  return {
-    ...(typeof sub === 'string' ? { sub } : {}),
-    ...(typeof iat === 'number' ? { iat } : {}),
-    ...(typeof exp === 'number' ? { exp } : {}),
-  };
-}
+/*
+ * The creds-file armour and the unverified claims live once, in @outpost/nats-identity's dependency-light `./creds`
+ * entry (no JWT library, so the bundled agent stays small); the agent adds the device's view: its key and times.
+ */
+export { formatCredsArmour as formatCredsFile, readJwtClaims as jwtClaims } from '@outpost/nats-identity/creds';
 
 /** Parses a creds file; errors name the file and what is missing, never its content. */
 export function parseCredsFile(text: string, path: string): DeviceCredential {
-  const jwt = text.match(/-----BEGIN NATS USER JWT-----\s*\n\s*(\S+)\s*\n/)?.[1];
-  const seed = text.match(/-----BEGIN USER NKEY SEED-----\s*\n\s*(\S+)\s*\n/)?.[1];
+  const { jwt, seed } = parseCredsArmour(text);
   if (!jwt) throw new Error(`creds file ${path}: no user JWT`);
   if (!seed) throw new Error(`creds file ${path}: no NKey seed`);
   let publicKey: string;
@@ -57,9 +31,9 @@ export function parseCredsFile(text: string, path: string): DeviceCredential {
   } catch {
     throw new Error(`creds file ${path}: the NKey seed is not valid`);
   }
-  let claims: ReturnType<typeof jwtClaims>;
+  let claims: ReturnType<typeof readJwtClaims>;
   try {
-    claims = jwtClaims(jwt);
+    claims = readJwtClaims(jwt);
   } catch (err) {
     throw new Error(`creds file ${path}: the user JWT cannot be read (${(err as Error).message})`);
   }

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Bundles the agent (src/cli.ts, every @outpost/* package and every npm dependency) into ONE executable file,
+// dist/outpost-agent.mjs, so a device needs only Node (and nats-server for its hub): no node_modules, no pnpm.
+//   node scripts/bundle.mjs            (run by `pnpm build` after tsc)
+// Prints the bundle's path and size.
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const agentDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = join(agentDir, 'dist', 'outpost-agent.mjs');
+const metaFile = join(agentDir, 'dist', 'outpost-agent.meta.json');
+const { version } = JSON.parse(readFileSync(join(agentDir, 'package.json'), 'utf8'));
+
+/*
+ * Native addons that dockerode's SSH transport (docker-modem → ssh2) loads inside try/catch and does without:
+ * ssh2 falls back to pure-JS crypto when `cpu-features` or its own `sshcrypto.node` binding is missing. A native
+ * addon cannot live inside a JS bundle, so they stay external; at run time on a device they are absent and the
+ * require throws, which ssh2 catches. test/bundle.test.ts runs the bundle with no node_modules anywhere above it.
+ */
+const OPTIONAL_NATIVE = ['cpu-features', '*.node'];
+
+/**
+ * src/version.ts reads ../package.json at run time (tsc keeps it outside dist); the bundle has no package.json next
+ * to it, so the version is compiled in instead.
+ */
+const versionInline = {
+  name: 'outpost-version-inline',
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
+      contents: `export const AGENT_VERSION = ${JSON.stringify(version)};\n`,
+      loader: 'ts',
+    }));
+  },
+};
+
+const result = await build({
+  entryPoints: [join(agentDir, 'src', 'cli.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // Workspace packages export their tsc output (dist); source files would be the same code.
+  mainFields: ['module', 'main'],
+  conditions: ['node', 'import'],
+  external: OPTIONAL_NATIVE,
+  plugins: [versionInline],
+  legalComments: 'none',
+  minifySyntax: true,
+  logLevel: 'warning',
+  metafile: true,
+  banner: {
+    // src/cli.ts starts with a shebang that esbuild keeps first; CommonJS dependencies (pino, nats' deps, dockerode)
+    // call require/__dirname, which an ES module does not have.
+    js: [
+      "import { createRequire as __outpostCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __outpostFileURLToPath } from 'node:url';",
+      "import { dirname as __outpostDirname } from 'node:path';",
+      'const require = __outpostCreateRequire(import.meta.url);',
+      'const __filename = __outpostFileURLToPath(import.meta.url);',
+      'const __dirname = __outpostDirname(__filename);',
+    ].join('\n'),
+  },
+});
+
+const text = readFileSync(outfile, 'utf8');
+if (!text.startsWith('#!/usr/bin/env node\n')) {
+  throw new Error(`${outfile} does not start with the node shebang`);
+}
+chmodSync(outfile, 0o755);
+
+const externals = new Set();
+const packages = new Set();
+for (const [path, input] of Object.entries(result.metafile.inputs)) {
+  for (const imported of input.imports) {
+    if (imported.external && !isBuiltin(imported.path) && !imported.path.startsWith('<')) externals.add(imported.path);
+  }
+  const name = packageOf(path);
+  if (name) packages.add(name);
+}
+const bytes = statSync(outfile).size;
+// What went in, for test/bundle.test.ts and for whoever wonders why the file is the size it is.
+writeFileSync(
+  metaFile,
+  `${JSON.stringify({ version, bytes, packages: [...packages].sort(), external: [...externals].sort() }, null, 2)}\n`,
+);
+process.stdout.write(
+  `bundled outpost-agent ${version}: ${outfile} (${(bytes / 1024).toFixed(0)} KiB, ${packages.size} packages)${externals.size > 0 ? `; optional, not bundled: ${[...externals].sort().join(', ')}` : ''}\n`,
+);
+
+/** The npm or workspace package a bundled input belongs to (`…/node_modules/<name>/…`, or `packages/<dir>` → @outpost). */
+function packageOf(inputPath) {
+  const inModules = inputPath.split('node_modules/').at(-1);
+  if (inModules !== inputPath && inModules) {
+    const parts = inModules.split('/');
+    return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+  }
+  const workspace = inputPath.match(/(?:^|\/)packages\/([^/]+)\//);
+  return workspace ? `@outpost/${workspace[1]}` : null;
+}
