@@ -1,0 +1,1 @@
+export { type ArtifactSpec, ArtifactStore, type ArtifactStoreOptions } from './artifact-store.js';

@@ -1,0 +1,1 @@
+export { ProcessDriver, type ProcessDriverOptions } from './process-driver.js';
