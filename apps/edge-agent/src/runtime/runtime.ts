@@ -144,8 +144,10 @@ export class Runtime implements DeploymentSink, RuntimeControl {
   /**
    * Adopts what already runs (instances a previous agent run started) before any deployment arrives: they are
    * listed and watched, never started again. Drivers made lazily are listed when a deployment first needs them.
+   * `lastKnownGood` (loaded from disk) is the rollback target until a newer deployment proves good.
    */
-  async start(): Promise<void> {
+  async start(options: { readonly lastKnownGood?: AcceptedDeployment | null } = {}): Promise<void> {
+    if (options.lastKnownGood !== undefined) this.good = options.lastKnownGood;
     for (const driver of this.drivers.values()) {
       let instances: ModuleInstance[];
       try {
