@@ -8,12 +8,19 @@ import { makeTempDir, removeTempDirs } from './helpers.js';
 afterAll(removeTempDirs);
 
 describe('prepareStateDir', () => {
-  it('creates a missing dir, with parents, readable only by its owner', async () => {
+  it('creates a missing dir, with parents, listable only by its owner and traversable by modules', async () => {
     const path = join(makeTempDir(), 'var', 'lib', 'outpost');
     const info = await prepareStateDir(path);
     expect(info).toEqual({ path, created: true, accessibleToOthers: false });
-    expect(statSync(path).mode & 0o777).toBe(0o700);
+    expect(statSync(path).mode & 0o777).toBe(0o711);
     expect(readdirSync(path)).toEqual([]);
+  });
+
+  it('makes an existing 0700 dir traversable (process modules reach their dirs) without calling it accessible', async () => {
+    const path = join(makeTempDir(), 'state');
+    mkdirSync(path, { mode: 0o700 });
+    expect(await prepareStateDir(path)).toEqual({ path, created: false, accessibleToOthers: false });
+    expect(statSync(path).mode & 0o777).toBe(0o711);
   });
 
   it('accepts an existing dir and says when others can read it', async () => {

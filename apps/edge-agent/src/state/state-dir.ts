@@ -1,17 +1,21 @@
 import type { Stats } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, StartupError } from '../errors.js';
 
 export interface StateDirInfo {
   readonly path: string;
   readonly created: boolean;
-  /** Group or others can access it. The dir will hold deployments and keys, so the agent warns about this. */
+  /**
+   * Group or others can list, read or write it (mode & 0o066). It holds deployments and keys, so the agent warns about
+   * this; traverse-only access (0o011) is expected: process modules reach their own dirs through it.
+   */
   readonly accessibleToOthers: boolean;
 }
 
 /**
- * Makes sure the state dir exists (created 0700: it will hold the last-good deployment and device keys) and that
+ * Makes sure the state dir exists (created 0711: traverse only, no listing, so process modules running as another
+ * user reach their own dirs under it while the credentials and deployments in it stay 0600) and that
  * this process can write to it, by writing and removing a probe file; permission bits alone do not tell (root,
  * read-only mounts, ACLs). Throws STATE_DIR_UNUSABLE naming the directory and the reason.
  */
@@ -30,9 +34,18 @@ export async function prepareStateDir(path: string): Promise<StateDirInfo> {
 
   if (!existing) {
     try {
-      await mkdir(path, { recursive: true, mode: 0o700 });
+      await mkdir(path, { recursive: true, mode: 0o711 });
+      // mkdir's mode is masked by the umask.
+      await chmod(path, 0o711);
     } catch (err) {
       throw unusable(`cannot create: ${errorMessage(err)}`, err);
+    }
+  } else if ((existing.mode & 0o011) !== 0o011 && existing.uid === process.getuid?.()) {
+    // A dir made 0700 (by hand or by an older agent) would lock process modules out of their dirs: add traverse only.
+    try {
+      await chmod(path, (existing.mode & 0o7777) | 0o011);
+    } catch (err) {
+      throw unusable(`cannot make traversable: ${errorMessage(err)}`, err);
     }
   }
 
@@ -46,6 +59,6 @@ export async function prepareStateDir(path: string): Promise<StateDirInfo> {
   return {
     path,
     created: existing === null,
-    accessibleToOthers: existing !== null && (existing.mode & 0o077) !== 0,
+    accessibleToOthers: existing !== null && (existing.mode & 0o066) !== 0,
   };
 }
