@@ -189,6 +189,7 @@ async function startDevice(
     servers?: string[];
     sink?: RecordingSink;
     connect?: boolean;
+    allowUnsignedLocal?: boolean;
   } = {},
 ): Promise<Device> {
   const deviceId = options.deviceId ?? uniqueDeviceId('desired');
@@ -209,7 +210,7 @@ async function startDevice(
     config: {
       deviceId,
       stateDir,
-      allowUnsignedLocal: false,
+      allowUnsignedLocal: options.allowUnsignedLocal ?? false,
       desiredRefreshIntervalMs: options.refreshMs ?? 600_000,
     },
     connection,
@@ -442,5 +443,28 @@ describe('desired-state client against a real nats-server', () => {
     expect(device.sink.applied[0]?.manifest.modules.app?.version).toBe('saved');
     await waitFor(() => device.lines.some((l) => l.code === 'NATS_CONNECT_FAILED'), { what: 'the failed connect' });
     expect(device.sink.refused).toEqual([]);
+  });
+
+  it('the most recent wins: a local deployment replaces the cloud one until the cloud has a newer version', async () => {
+    const deviceId = uniqueDeviceId('precedence');
+    const cloud = new FakeCloud(cloudNc, deviceId, cloudKey);
+    cloud.deploy(1);
+    await cloudNc.flush();
+    const device = await startDevice({ deviceId, allowUnsignedLocal: true });
+    await waitForApplied(device.sink, 1, 'cloud version 1');
+    expect((await device.client.applyLocal(manifest('on-site'))).code).toBe(200);
+    // The cloud still says version 1: already seen, so the local deployment keeps running.
+    await device.client.refresh();
+    cloud.notify();
+    await waitFor(() => cloud.knownVersions.length >= 3, { what: 'two more pulls' });
+    await device.client.refresh();
+    expect(device.sink.applied.map((d) => [d.source, d.manifest.modules.app?.version])).toEqual([
+      ['cloud', 'v1'],
+      ['local', 'on-site'],
+    ]);
+    cloud.deploy(2);
+    cloud.notify();
+    await waitForApplied(device.sink, 3, 'cloud version 2 replacing the local deployment');
+    expect(device.sink.applied[2]).toMatchObject({ source: 'cloud', version: 2 });
   });
 });
