@@ -96,6 +96,16 @@ describe('infra/device/install.sh', () => {
       expect(unit.split('\n')).toContain(line);
     }
     expect(unit).toContain('WantedBy=multi-user.target');
+    // docs/install-device.md shows the unit: it must be the one installed (comments aside), so the docs cannot drift.
+    const documented = readFileSync(join(repoRoot, 'docs/install-device.md'), 'utf8').match(
+      /```ini\n([\s\S]*?)```/,
+    )?.[1];
+    expect(documented).toBe(
+      unit
+        .split('\n')
+        .filter((line) => !line.startsWith('#'))
+        .join('\n'),
+    );
 
     if (isRoot) {
       const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
