@@ -1,13 +1,27 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { checkCommand } from './commands/check.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './commands/command.js';
+import { deployCommand } from './commands/deploy.js';
 import { enrollCommand } from './commands/enroll.js';
 import { keysCommand } from './commands/keys.js';
+import { listCommand } from './commands/list.js';
+import { logsCommand } from './commands/logs.js';
+import { restartCommand } from './commands/restart.js';
 import { runCommand } from './commands/run.js';
 import { errorMessage, StartupError } from './errors.js';
 import { AGENT_VERSION } from './version.js';
 
-const COMMANDS: readonly Command[] = [runCommand, enrollCommand, keysCommand];
+const COMMANDS: readonly Command[] = [
+  runCommand,
+  enrollCommand,
+  keysCommand,
+  listCommand,
+  logsCommand,
+  restartCommand,
+  deployCommand,
+  checkCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
