@@ -19,8 +19,8 @@ import {
   encodeReply,
   subjects,
 } from '@outpost/protocol';
-import { type NatsServerHandle, startNatsServer, waitFor } from '@outpost/testing';
-import { connect, type NatsConnection } from 'nats';
+import { type NatsServerHandle, startNatsServer, startSecureNatsServer, waitFor } from '@outpost/testing';
+import { connect, credsAuthenticator, type NatsConnection } from 'nats';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentConnection } from '../src/connection/index.js';
@@ -190,6 +190,8 @@ async function startDevice(
     sink?: RecordingSink;
     connect?: boolean;
     allowUnsignedLocal?: boolean;
+    credsFile?: string;
+    caFile?: string;
   } = {},
 ): Promise<Device> {
   const deviceId = options.deviceId ?? uniqueDeviceId('desired');
@@ -203,6 +205,8 @@ async function startDevice(
     servers: options.servers ?? [server.url],
     name: `test ${deviceId}`,
     inboxPrefix: subjects.device.inboxPrefix(deviceId),
+    credsFile: options.credsFile ?? null,
+    caFile: options.caFile ?? null,
     log,
   });
   const sink = options.sink ?? new RecordingSink();
@@ -466,5 +470,36 @@ describe('desired-state client against a real nats-server', () => {
     cloud.notify();
     await waitForApplied(device.sink, 3, 'cloud version 2 replacing the local deployment');
     expect(device.sink.applied[2]).toMatchObject({ source: 'cloud', version: 2 });
+  });
+
+  it('works with production permissions: a device credential pulls and hears desired.changed (operator mode, TLS)', async () => {
+    const secure = await startSecureNatsServer();
+    const apiNc = await connect({
+      servers: secure.url,
+      tls: { caFile: secure.caFile },
+      authenticator: credsAuthenticator(readFileSync(secure.serviceCreds.cloudApi)),
+      inboxPrefix: subjects.cloudApi.inboxPrefix,
+    });
+    cleanups.push(async () => {
+      await apiNc.close();
+      await secure.stop();
+    });
+    const deviceId = uniqueDeviceId('secure');
+    const creds = await secure.mintDeviceCreds(deviceId);
+    const cloud = new FakeCloud(apiNc, deviceId, cloudKey);
+    cloud.deploy(1);
+    await apiNc.flush();
+    const device = await startDevice({
+      deviceId,
+      servers: [secure.url],
+      credsFile: creds.credsFile,
+      caFile: secure.caFile,
+    });
+    await waitForApplied(device.sink, 1, 'the deployment pulled with a device credential');
+    cloud.deploy(2);
+    cloud.notify();
+    await waitForApplied(device.sink, 2, 'the deployment announced by desired.changed');
+    expect(device.sink.versions()).toEqual([1, 2]);
+    expect(device.lines.filter((l) => l.code === 'NATS_SERVER_ERROR')).toEqual([]);
   });
 });

@@ -104,9 +104,11 @@ export class DesiredStateClient {
 
   /**
    * Loads what was seen and the last-known-good, hands the last-known-good to the runtime at once (without waiting for
-   * NATS or for the apply to finish), then pulls in the background whenever connected.
+   * NATS or for the apply to finish), then pulls in the background whenever connected. `lastKnownGood`: the one the
+   * caller already loaded from this client's store (to give the runtime its rollback target first); loaded here when
+   * not given.
    */
-  async start(): Promise<void> {
+  async start(options: { readonly lastKnownGood?: AcceptedDeployment | null } = {}): Promise<void> {
     if (this.started) return;
     this.started = true;
     const { record, problem } = await readDesiredState(this.config.stateDir);
@@ -117,7 +119,7 @@ export class DesiredStateClient {
       );
     }
     this.record = record;
-    const lkg = await this.lastKnownGood.load();
+    const lkg = options.lastKnownGood !== undefined ? options.lastKnownGood : await this.lastKnownGood.load();
     if (lkg) {
       this.booted = lkg;
       // Never go below what is on disk, even if desired-state.json was lost.
