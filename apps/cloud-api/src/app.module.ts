@@ -1,7 +1,10 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { ArtifactsModule } from './artifacts/artifacts.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { DATABASE, type DatabaseHandle } from './database/database.js';
+import { DeploymentsModule } from './deployments/deployments.module.js';
+import { DeviceMethodsModule } from './device-methods/device-methods.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LOGGER, type Logger } from './logging/logger.js';
@@ -50,6 +53,9 @@ export function appModule(deps: AppDependencies): DynamicModule {
       PresenceModule,
       NatsIdentityModule,
       SigningModule,
+      DeploymentsModule,
+      ArtifactsModule,
+      DeviceMethodsModule,
     ],
   };
 }

@@ -68,6 +68,16 @@ export interface AppConfig {
     deviceRateLimit: number;
     rateWindowSeconds: number;
   };
+  /** Module artifacts (`POST /api/v1/artifacts`). */
+  artifacts: {
+    /** Uploads larger than this are refused with 413. */
+    maxBytes: number;
+  };
+  /** Agent methods the API relays (module logs, restarts). */
+  deviceMethods: {
+    /** How long the API waits for the agent's answer before 504 DEVICE_TIMEOUT. */
+    timeoutMs: number;
+  };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -170,6 +180,8 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .transform((value, ctx) => checkedPath(value, ctx, (path) => loadCloudAuthority(path))),
+  OUTPOST_ARTIFACT_MAX_BYTES: wholeNumber(256 * 1024 * 1024, 1, 16 * 1024 * 1024 * 1024),
+  OUTPOST_DEVICE_METHOD_TIMEOUT_MS: milliseconds(15_000, 100, 300_000),
   PRESENCE_FLUSH_INTERVAL_MS: milliseconds(1000, 10, 60_000),
   PRESENCE_SWEEP_INTERVAL_MS: milliseconds(5000, 10, 600_000),
 });
@@ -302,6 +314,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       deviceRateLimit: e.OUTPOST_ENROLLMENT_DEVICE_RATE_LIMIT,
       rateWindowSeconds: e.OUTPOST_ENROLLMENT_RATE_WINDOW_SECONDS,
     },
+    artifacts: { maxBytes: e.OUTPOST_ARTIFACT_MAX_BYTES },
+    deviceMethods: { timeoutMs: e.OUTPOST_DEVICE_METHOD_TIMEOUT_MS },
   };
 }
 

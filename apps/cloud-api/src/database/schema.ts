@@ -62,6 +62,7 @@ export const schema = {
   rateLimits,
 };
 
+export * from './deployments.js';
 export * from './enrollment.js';
 // Feature tables in their own files; drizzle-kit reads this module, so each is re-exported here.
 export * from './signing-keys.js';

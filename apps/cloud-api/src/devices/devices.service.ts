@@ -10,6 +10,7 @@ import {
 import { pageFromRows } from '../api/page.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { DeviceRow } from '../database/schema.js';
+import { DeploymentsService } from '../deployments/deployments.service.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DevicesRepository } from './devices.repository.js';
@@ -32,6 +33,7 @@ export class DevicesService {
     private readonly repository: DevicesRepository,
     private readonly audit: AuditService,
     private readonly enrollment: EnrollmentService,
+    private readonly deployments: DeploymentsService,
   ) {}
 
   async list(query: ListDevicesQuery): Promise<DevicePage> {
@@ -50,7 +52,7 @@ export class DevicesService {
     const row = await this.repository.findById(id);
     if (!row)
       throw new OutpostError('NOT_FOUND', `Device ${id} not found`, [{ path: 'id', message: 'no such device' }]);
-    return toDevice(row);
+    return { ...toDevice(row), reported: await this.deployments.reported(id) };
   }
 
   /** Registers the device and issues its one-time enrolment token (shown once, stored hashed). */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { subjects } from '@outpost/protocol';
+import { OutpostError, subjects } from '@outpost/protocol';
 import { type ConnectionOptions, connect, credsAuthenticator, type NatsConnection } from 'nats';
 import type { Logger } from '../logging/logger.js';
 
@@ -45,6 +45,18 @@ export class NatsConnectionService {
   onConnect(listener: ConnectListener): void {
     this.listeners.push(listener);
     if (this.connection) listener(this.connection);
+  }
+
+  /**
+   * The connection for requests and JetStream (device methods, the artifacts object store), or UNAVAILABLE while
+   * there is none yet.
+   */
+  connectionOrThrow(): NatsConnection {
+    const connection = this.connection;
+    if (!connection || connection.isClosed()) {
+      throw new OutpostError('UNAVAILABLE', 'NATS is not connected', [{ path: '', message: 'retry shortly' }]);
+    }
+    return connection;
   }
 
   isConnected(): boolean {
