@@ -137,6 +137,15 @@ describe('infra/device/install.sh', () => {
       expect(users).toHaveLength(1);
       expect(again.stdout).toContain('user outpost-modules exists');
     }
+
+    // --uninstall removes the agent, wrapper and unit, and keeps the device's state and config.
+    const removed = install(['--uninstall', '--root', root]);
+    expect(removed.code).toBe(0);
+    expect(existsSync(agent)).toBe(false);
+    expect(existsSync(wrapper)).toBe(false);
+    expect(existsSync(join(root, 'etc/systemd/system/outpost-agent.service'))).toBe(false);
+    expect(readFileSync(stateFile, 'utf8')).toBe('{"kept":true}');
+    expect(existsSync(config)).toBe(true);
   });
 
   it('refuses what it cannot install, with the fix', () => {
