@@ -17,6 +17,7 @@ import {
   decodeMessage,
   encodeMessage,
   encodeReply,
+  type MessageInput,
   subjects,
 } from '@outpost/protocol';
 import { type NatsServerHandle, startNatsServer, startSecureNatsServer, waitFor } from '@outpost/testing';
@@ -78,10 +79,12 @@ function manifest(tag: string): ManifestInput {
   };
 }
 
+type WireSigned = Extract<MessageInput<typeof DesiredGetReplyV1>, { status: 'current' }>['signed'];
+
 /** Plays the cloud's side of desired.get for one device: answers with whatever `deploy` last set. */
 class FakeCloud {
   version = 0;
-  signed: Record<string, unknown> | null = null;
+  signed: WireSigned = null;
   readonly knownVersions: (number | null)[] = [];
   constructor(
     private readonly nc: NatsConnection,
@@ -93,7 +96,7 @@ class FakeCloud {
         if (err) return;
         const { knownVersion } = decodeMessage(DesiredGetRequestV1, msg.data);
         this.knownVersions.push(knownVersion);
-        const reply =
+        const reply: MessageInput<typeof DesiredGetReplyV1> =
           knownVersion !== null && knownVersion === this.version
             ? { status: 'unchanged' as const, version: this.version }
             : {
@@ -119,7 +122,7 @@ class FakeCloud {
 
   setRaw(version: number, signed: SignedDeployment | Record<string, unknown> | null): void {
     this.version = version;
-    this.signed = signed === null ? null : (JSON.parse(JSON.stringify(signed)) as Record<string, unknown>);
+    this.signed = signed === null ? null : (JSON.parse(JSON.stringify(signed)) as WireSigned);
   }
 
   notify(): void {
