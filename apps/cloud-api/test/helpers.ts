@@ -5,18 +5,25 @@ import {
   AgentGoodbyeV1,
   AgentHeartbeatV1,
   AgentHelloV1,
+  type AgentMethodName,
   DevicePresenceChangedV1,
   decodeMessage,
   decodeReply,
+  encodeErrorReply,
   encodeMessage,
+  encodeReply,
   type MessageData,
   type MessageInput,
+  MethodReplyV1,
+  MethodRequestV1,
+  OutpostError,
   type Role,
   type RpcDef,
+  subjectMap,
   subjects,
 } from '@outpost/protocol';
 import { type SecureNatsServerHandle, waitFor } from '@outpost/testing';
-import { connect, headers, type NatsConnection } from 'nats';
+import { connect, headers, type NatsConnection, type Subscription } from 'nats';
 import { createApp, type RunningApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logging/logger.js';
@@ -155,12 +162,45 @@ export class FakeAgent {
     );
   }
 
+  /**
+   * Answers the agent methods (`…agent.methods.<name>`) as the agent does: MethodReplyV1 `{ status: 200, payload }`
+   * with what the handler returns, an error reply when it throws an OutpostError, and no answer at all when it returns
+   * FakeAgent.NO_ANSWER (a stuck agent) or has no handler for the method. Every request is kept in `methodCalls`.
+   */
+  serveMethods(handlers: Partial<Record<AgentMethodName, (payload: unknown) => unknown>>): Subscription {
+    return this.nc.subscribe(subjects.device.agentMethods(this.deviceId), {
+      callback: (err, msg) => {
+        if (err) return;
+        const method = subjectMap.agentMethod.parse(msg.subject)?.method as AgentMethodName | undefined;
+        const request = decodeMessage(MethodRequestV1, msg.data);
+        this.methodCalls.push({ method: method ?? '?', payload: request.payload, reply: msg.reply ?? '' });
+        const handler = method ? handlers[method] : undefined;
+        if (!handler) return;
+        let payload: unknown;
+        try {
+          payload = handler(request.payload);
+        } catch (error) {
+          if (!(error instanceof OutpostError)) throw error;
+          msg.respond(encodeErrorReply(error.toBody()));
+          return;
+        }
+        if (payload === FakeAgent.NO_ANSWER) return;
+        msg.respond(encodeReply(MethodReplyV1, { status: 200, payload: payload as MethodPayload }));
+      },
+    });
+  }
+
+  static readonly NO_ANSWER = Symbol('no answer');
+  readonly methodCalls: { method: string; payload: unknown; reply: string }[] = [];
+
   /** Heartbeats every `everyMs` until the returned function is called. */
   keepBeating(everyMs: number): () => void {
     const timer = setInterval(() => this.heartbeat(), everyMs);
     return () => clearInterval(timer);
   }
 }
+
+type MethodPayload = MessageInput<typeof MethodReplyV1>['payload'];
 
 export type PresenceEvent = MessageData<typeof DevicePresenceChangedV1>;
 
