@@ -340,12 +340,17 @@ function errorBody(err: unknown): ErrorBody {
   if (err instanceof ControlError && isErrorCode(err.code)) {
     return { code: err.code, message: err.message, details: [...err.details] };
   }
-  const code = sharedErrorCode(err);
+  // The runtime refuses work while it stops (RUNTIME_STOPPED): for the caller the agent is unavailable.
+  const code = sharedErrorCode(err) ?? (errorCodeOf(err) === 'RUNTIME_STOPPED' ? 'UNAVAILABLE' : null);
   const details =
     typeof err === 'object' && err !== null && 'details' in err && Array.isArray(err.details)
       ? (err.details as ErrorBody['details'])
       : [];
   return { code: code ?? 'INTERNAL', message: errorMessage(err), details };
+}
+
+function errorCodeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
 }
 
 /** True when something accepts connections on the unix socket at `path` (a running agent). */

@@ -33,6 +33,7 @@ const MAX_CHUNK_LINES = 1_000;
 const PAYLOAD_HEADROOM_BYTES = 4 * 1024;
 /** A logs chunk stays small so one slow stream does not hog the device's link. */
 const MAX_CHUNK_BYTES = 256 * 1024;
+const TIMEOUT_MARGIN_MS = 1_000;
 
 export interface AgentMethodsOptions {
   readonly deviceId: string;
@@ -108,7 +109,9 @@ export class AgentMethods {
     try {
       const decoded = tryDecodeMessage(MethodRequestV1, msg.data, msg.headers);
       if (!decoded.ok) throw asBadMessage(decoded.error);
-      const payload = await withTimeout(this.call(method, decoded.value.payload), decoded.value.timeoutMs, method);
+      // Answer TIMEOUT a little before the caller's own deadline, so it hears why rather than nothing.
+      const budgetMs = Math.max(1_000, decoded.value.timeoutMs - TIMEOUT_MARGIN_MS);
+      const payload = await withTimeout(this.call(method, decoded.value.payload), budgetMs, method);
       reply = encodeReply(MethodReplyV1, { status: 200, payload });
       outcome = 'ok';
     } catch (err) {
@@ -239,6 +242,9 @@ export class AgentMethods {
     if (err instanceof OutpostError) return err.toBody();
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'NOT_FOUND') return { code: 'NOT_FOUND', message: errorMessage(err), details: [] };
+    if (code === 'RUNTIME_STOPPED') {
+      return { code: 'UNAVAILABLE', message: `${method}: the agent is stopping; try again`, details: [] };
+    }
     this.log.error({ code: 'METHOD_FAILED', method, err: errorMessage(err) }, 'agent method failed');
     return { code: 'INTERNAL', message: `${method} failed on the device (see the agent log)`, details: [] };
   }
