@@ -1,3 +1,9 @@
+export {
+  CONTAINER_ENGINE_UNAVAILABLE,
+  type ContainerEngineHandle,
+  type ContainerEngineOptions,
+  startContainerEngine,
+} from './container-engine.js';
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { type NatsServerHandle, type NatsServerOptions, natsServerBinary, startNatsServer } from './nats-server.js';
 export { getFreePort } from './ports.js';
