@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Module, ProcessModule } from '@outpost/manifest';
 import { waitFor } from '@outpost/testing';
@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ProcessDriver, type ProcessDriverOptions } from '../src/drivers/process/index.js';
 import { DriverError } from '../src/runtime/contracts.js';
+import { prepareStateDir } from '../src/state/index.js';
 import { makeTempDir, removeTempDirs } from './helpers.js';
 
 const logger = pino({ level: 'silent' });
@@ -254,7 +255,6 @@ describe('ProcessDriver: agent restarts', () => {
     // Forge a record pointing at a live process (this test runner) with another start time, as after a reboot.
     const recordFile = join(dir, 'gone', 'instance.json');
     const record = JSON.parse(readFileSync(recordFile, 'utf8'));
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(recordFile, JSON.stringify({ ...record, pid: process.pid, pidStartTime: '1', exited: false }));
     const fresh = newDriver(dir);
     expect((await fresh.list())[0]).toMatchObject({ state: 'exited', exitCode: null });
@@ -271,5 +271,164 @@ describe('ProcessDriver: agent restarts', () => {
     await expect(driver.start('temp')).rejects.toSatisfy(
       (err) => err instanceof DriverError && err.code === 'NOT_FOUND',
     );
+  });
+});
+
+const asRoot = process.getuid?.() === 0;
+
+describe('ProcessDriver: module user', () => {
+  it.runIf(asRoot)(
+    'runs modules as the module user, who cannot read the agent credentials in the state dir',
+    async () => {
+      const root = makeTempDir();
+      chmodSync(root, 0o711);
+      const stateDir = join(root, 'state');
+      await prepareStateDir(stateDir);
+      const credsFile = join(stateDir, 'device.creds');
+      const secret = 'SUAKSECRETSEEDTHATMUSTNEVERLEAK';
+      writeFileSync(credsFile, `-----BEGIN USER NKEY SEED-----\n${secret}\n`, { mode: 0o600 });
+      const driver = newDriver(join(stateDir, 'modules'));
+      const exits = exitsOf(driver);
+      const script =
+        "const fs = require('fs'); console.log('uid', process.getuid());" +
+        `try { process.stdout.write(fs.readFileSync(${JSON.stringify(credsFile)}, 'utf8')); } catch (e) { console.error('creds:', e.code, e.message); }` +
+        `try { console.log(fs.readdirSync(${JSON.stringify(stateDir)}).join(',')); } catch (e) { console.error('list:', e.code); }`;
+      await startModule(driver, 'nosy', nodeModule(script));
+      await waitFor(() => exits.length > 0, { what: 'exit' });
+      const lines = await driver.logs('nosy', {});
+      const text = lines.map((l) => `${l.stream}: ${l.text}`).join('\n');
+      expect(text).toContain('stdout: uid 65534');
+      expect(text).toMatch(/stderr: creds: EACCES .*permission denied/);
+      expect(text).toContain('stderr: list: EACCES');
+      expect(text).not.toContain(secret);
+      // And it can still write its own data dir.
+      expect(statSync(join(stateDir, 'modules', 'nosy', 'data')).uid).toBe(65534);
+    },
+  );
+
+  it.runIf(asRoot)('never runs a module as root, even when the manifest asks', async () => {
+    const driver = newDriver(modulesDir());
+    const module = ProcessModule.parse({ type: 'process', process: { command: 'true', user: 'root' } });
+    await expect(startModule(driver, 'rooted', module)).rejects.toSatisfy(
+      (err) =>
+        err instanceof DriverError && err.code === 'MODULE_USER_ROOT' && err.message.includes('never run as root'),
+    );
+  });
+
+  it.runIf(asRoot)('names the fix when the module user does not exist', async () => {
+    const driver = newDriver(modulesDir(), { moduleUser: 'outpost-no-such-user' });
+    await expect(startModule(driver, 'orphan', nodeModule('0'))).rejects.toSatisfy(
+      (err) =>
+        err instanceof DriverError &&
+        err.code === 'MODULE_USER_MISSING' &&
+        err.message.includes('useradd --system --no-create-home outpost-no-such-user'),
+    );
+  });
+});
+
+/** A module writing `count` numbered 100-byte lines; past `maxBytes` it waits for the agent to rotate its file. */
+function rotatingWriter(count: number, maxBytes: number, pauseMs = 0): string {
+  return `
+    const fs = require('fs');
+    let i = 0;
+    function next() {
+      if (i === ${count}) { console.log('done'); setInterval(() => {}, 1000); return; }
+      if (fs.fstatSync(1).size > ${maxBytes}) return setTimeout(next, 5);
+      i++;
+      fs.writeSync(1, 'line-' + String(i).padStart(6, '0') + ' ' + 'x'.repeat(88) + '\\n');
+      ${pauseMs > 0 ? `setTimeout(next, ${pauseMs})` : 'setImmediate(next)'};
+    }
+    next();`;
+}
+
+describe('ProcessDriver: logs', () => {
+  it('rotates log files past the size cap, keeps N of them, and reads a tail across them', async () => {
+    const dir = modulesDir();
+    const maxBytes = 4096;
+    const driver = newDriver(dir, { logMaxBytes: maxBytes, logMaxFiles: 2, logCheckIntervalMs: 20 });
+    await startModule(driver, 'chatty', nodeModule(rotatingWriter(400, maxBytes)));
+    await waitFor(async () => (await driver.logs('chatty', { contains: 'done' })).length === 1, {
+      what: 'all lines written',
+      timeoutMs: 60_000,
+    });
+    const logs = join(dir, 'chatty', 'logs');
+    const files = readdirSync(logs)
+      .filter((f) => f.startsWith('stdout'))
+      .sort();
+    expect(files).toEqual(['stdout.log', 'stdout.log.1', 'stdout.log.2']);
+    for (const file of files) expect(statSync(join(logs, file)).size).toBeLessThanOrEqual(maxBytes + 100);
+
+    const tail = await driver.logs('chatty', { tail: 60 });
+    expect(tail).toHaveLength(60);
+    expect(tail.at(-1)).toEqual({ at: null, stream: 'stdout', text: 'done' });
+    const numbers = tail.slice(0, -1).map((l) => Number(l.text.slice(5, 11)));
+    expect(numbers).toEqual(Array.from({ length: 59 }, (_, k) => 342 + k));
+    // More than the current file holds: the tail spans the rotated files.
+    const live = readFileSync(join(logs, 'stdout.log'), 'utf8').split('\n').filter(Boolean);
+    expect(live.length).toBeLessThan(60);
+    // The oldest lines are gone with the dropped files.
+    expect(await driver.logs('chatty', { contains: 'line-000001 ' })).toEqual([]);
+    expect(await driver.logs('chatty', { contains: 'line-000399 ' })).toHaveLength(1);
+    expect(await driver.logs('chatty', { since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
+  });
+
+  it('follows new lines, across rotations, until aborted', async () => {
+    const maxBytes = 2048;
+    const driver = newDriver(modulesDir(), {
+      logMaxBytes: maxBytes,
+      logMaxFiles: 1,
+      logCheckIntervalMs: 20,
+      followPollMs: 20,
+    });
+    await startModule(driver, 'stream', nodeModule(rotatingWriter(1_000_000, maxBytes, 10)));
+    await waitFor(async () => (await driver.logs('stream', {})).length > 0, { what: 'first line' });
+    const abort = new AbortController();
+    const seen: number[] = [];
+    for await (const line of driver.followLogs('stream', abort.signal)) {
+      seen.push(Number(line.text.slice(5, 11)));
+      if (seen.length === 80) abort.abort();
+    }
+    // 80 lines of 100 bytes went through several 2 KiB rotations without a gap.
+    expect(seen).toEqual(Array.from({ length: 80 }, (_, k) => (seen[0] ?? 0) + k));
+  });
+});
+
+describe('ProcessDriver: resource limits', () => {
+  const allocate1500MB =
+    "const a = []; for (let i = 0; i < 15; i++) a.push(Buffer.alloc(100e6, 1)); console.log('allocated')";
+
+  it('a memory limit makes a module that allocates too much fail; a larger one lets it through', async () => {
+    const driver = newDriver(modulesDir());
+    const exits = exitsOf(driver);
+    await startModule(driver, 'hungry', nodeModule(allocate1500MB, { limits: { memoryBytes: 1_000_000_000 } }));
+    await startModule(driver, 'fed', nodeModule(allocate1500MB, { limits: { memoryBytes: 4_000_000_000 } }));
+    await waitFor(() => exits.length === 2, { what: 'both exits', timeoutMs: 60_000 });
+    expect(exits.find((e) => e.name === 'hungry')?.exitCode).not.toBe(0);
+    expect((await driver.logs('hungry', { contains: 'allocat' })).map((l) => l.stream)).not.toContain('stdout');
+    expect(exits.find((e) => e.name === 'fed')?.exitCode).toBe(0);
+    expect(await driver.logs('fed', {})).toEqual([{ at: null, stream: 'stdout', text: 'allocated' }]);
+  });
+
+  it('a pids limit is set on the module (RLIMIT_NPROC, counted per user, so no fork test here)', async () => {
+    const driver = newDriver(modulesDir());
+    const exits = exitsOf(driver);
+    const module = ProcessModule.parse({
+      type: 'process',
+      process: { command: 'sh', args: ['-c', "grep -E 'Max (processes|address space)' /proc/self/limits"] },
+      limits: { pids: 17, memoryBytes: 3_000_000_000 },
+    });
+    await startModule(driver, 'limited', module);
+    await waitFor(() => exits.length > 0, { what: 'exit' });
+    const text = (await driver.logs('limited', {})).map((l) => l.text.replace(/\s+/g, ' ').trim());
+    expect(text).toEqual(
+      expect.arrayContaining(['Max processes 17 17 processes', 'Max address space 3000000000 3000000000 bytes']),
+    );
+  });
+
+  it('says when a cpu limit cannot be applied', async () => {
+    const driver = newDriver(modulesDir());
+    const instance = await startModule(driver, 'cpu', nodeModule(forever, { limits: { cpus: 0.5 } }));
+    expect(instance.statusDescription).toMatch(/limits\.cpus \(0\.5\) not applied/);
+    expect((await driver.list())[0]?.statusDescription).toMatch(/limits\.cpus/);
   });
 });
