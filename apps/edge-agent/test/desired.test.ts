@@ -505,4 +505,25 @@ describe('desired-state client against a real nats-server', () => {
     expect(device.sink.versions()).toEqual([1, 2]);
     expect(device.lines.filter((l) => l.code === 'NATS_SERVER_ERROR')).toEqual([]);
   });
+
+  it('refuses with 412 naming trusted-keys.json while it is broken, and applies the same version once it is fixed', async () => {
+    const deviceId = uniqueDeviceId('badtrust');
+    const cloud = new FakeCloud(cloudNc, deviceId, cloudKey);
+    cloud.deploy(1);
+    await cloudNc.flush();
+    const device = await startDevice({ deviceId, connect: false });
+    const trustFile = join(device.stateDir, 'trusted-keys.json');
+    const good = readFileSync(trustFile, 'utf8');
+    writeFileSync(trustFile, '[{"keyId": "nope"');
+    // A broken device-local key must not get in the way of the cloud's deployments.
+    writeFileSync(join(device.stateDir, 'local-signing-key.pem'), 'not a key');
+    device.connection.start();
+    await waitFor(() => device.sink.refused.length >= 1, { what: 'the refusal' });
+    expect(device.sink.refused[0]?.outcome.code).toBe(412);
+    expect(device.sink.refused[0]?.outcome.description).toContain(trustFile);
+    writeFileSync(trustFile, good);
+    await device.client.refresh();
+    await waitForApplied(device.sink, 1, 'version 1 once the keys are readable');
+    expect(device.sink.applied[0]?.version).toBe(1);
+  });
 });

@@ -212,6 +212,7 @@ export class DesiredStateClient {
     } catch (err) {
       return this.refuse(null, 'local', trustUnreadable(err));
     }
+    if (trust.problems?.local) return this.refuse(null, 'local', trustUnreadable(trust.problems.local));
     if (!trust.local) {
       return this.refuse(null, 'local', {
         code: 412,
@@ -324,6 +325,7 @@ export class DesiredStateClient {
   }
 
   private async handleCurrent(reply: CurrentReply): Promise<void> {
+    if (this.stopped) return;
     const firstReply = !this.cloudReplySeen;
     this.cloudReplySeen = true;
     const { version } = reply;
@@ -365,7 +367,12 @@ export class DesiredStateClient {
     try {
       trust = await this.trust();
     } catch (err) {
-      await this.refuse(version, 'cloud', trustUnreadable(err), version);
+      await this.refuse(version, 'cloud', trustUnreadable(err));
+      return;
+    }
+    if (trust.problems?.cloud) {
+      // Not remembered as refused: once trusted-keys.json is fixed, the same version is verified again.
+      await this.refuse(version, 'cloud', trustUnreadable(trust.problems.cloud));
       return;
     }
     const result = acceptSigned(signed, trust.cloud, {

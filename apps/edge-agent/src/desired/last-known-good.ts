@@ -16,12 +16,25 @@ const LKG_FORMAT = 'outpost.last-known-good.v1';
 export interface CurrentTrust {
   readonly cloud: readonly TrustedKey[];
   readonly local: TrustedKey | null;
+  /**
+   * Why a trust file could not be read; its keys then count as absent, so only deployments of that source are
+   * refused (a broken local key never blocks the cloud's deployments, and the reverse).
+   */
+  readonly problems?: { readonly cloud?: string; readonly local?: string };
 }
 
 /** Reads the trust from the state dir each time, so a re-enrolment or a new local key takes effect at once. */
 export async function readCurrentTrust(stateDir: string): Promise<CurrentTrust> {
-  const [cloud, local] = await Promise.all([loadTrustedKeys(stateDir), readLocalSigningKey(stateDir)]);
-  return { cloud, local: local ? asTrustedKey(local) : null };
+  const [cloud, local] = await Promise.allSettled([loadTrustedKeys(stateDir), readLocalSigningKey(stateDir)]);
+  const problems = {
+    ...(cloud.status === 'rejected' ? { cloud: errorMessage(cloud.reason) } : {}),
+    ...(local.status === 'rejected' ? { local: errorMessage(local.reason) } : {}),
+  };
+  return {
+    cloud: cloud.status === 'fulfilled' ? cloud.value : [],
+    local: local.status === 'fulfilled' && local.value ? asTrustedKey(local.value) : null,
+    ...(problems.cloud || problems.local ? { problems } : {}),
+  };
 }
 
 export interface LastKnownGoodStoreOptions {
@@ -164,13 +177,14 @@ export class LastKnownGoodStore {
     const keys = stored.source === 'cloud' ? trust.cloud : trust.local ? [trust.local] : [];
     const result = acceptSigned(stored.signed, keys, { source: stored.source, deviceId: this.options.deviceId });
     if (result.ok) return result.deployment;
+    const trustProblem = trust.problems?.[stored.source];
     this.log.warn(
       {
         code: 'LKG_UNVERIFIED',
         path,
         source: stored.source,
         refusal: result.code,
-        err: result.outcome.description,
+        err: trustProblem ? `${result.outcome.description} (${trustProblem})` : result.outcome.description,
       },
       'last-known-good does not verify against the keys this device trusts; ignored',
     );
