@@ -11,6 +11,7 @@ export {
   DEFAULT_STOP_GRACE_MS,
   type DeploymentStatus,
   type DriverSource,
+  MAX_SETTLE_MS,
   Runtime,
   RuntimeError,
   type RuntimeErrorCode,

@@ -93,6 +93,8 @@ interface ModuleRecord {
   lastExitedAt: string | null;
   lastRestartedAt: string | null;
   lastExitMs: number | undefined;
+  /** Since when it runs without interruption (epoch ms); null while not running. */
+  runningSinceMs: number | null;
   /** Set while the runtime stops or removes the instance on purpose: that exit is not a crash. */
   stoppedByRuntime: boolean;
   /** Probe verdict: null before the first one (or without a probe). */
@@ -106,7 +108,16 @@ interface UpdateWatch {
   readonly deployment: AcceptedDeployment;
   readonly previous: AcceptedDeployment;
   readonly timer: NodeJS.Timeout;
+  /** How long a module without a probe must have run, without exiting, to count as up. */
+  readonly settleMs: number;
+  recheck: NodeJS.Timeout | null;
 }
+
+/**
+ * A process that was just spawned is "running" even if it crashes 50 ms later, so a module without a probe counts as
+ * up only once it has run this long (or a third of healthyWithinSecs, when that is shorter).
+ */
+export const MAX_SETTLE_MS = 10_000;
 
 export class Runtime implements DeploymentSink, RuntimeControl {
   private readonly log: Logger;
@@ -169,8 +180,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.watch) clearTimeout(this.watch.timer);
-    this.watch = null;
+    if (this.watch) this.endWatch(this.watch);
     for (const record of this.records.values()) this.quiesce(record);
     await Promise.allSettled([...this.drivers.values()].map((driver) => driver.close()));
     this.listeners.clear();
@@ -295,8 +305,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     const manifest = deployment.manifest;
     if (!rollbackOf && this.watch) {
       // A newer deployment supersedes the update under watch; the last-known-good stays the rollback target.
-      clearTimeout(this.watch.timer);
-      this.watch = null;
+      this.endWatch(this.watch);
     }
 
     const early = await this.preflight(manifest);
@@ -541,6 +550,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       lastExitedAt: null,
       lastRestartedAt: null,
       lastExitMs: undefined,
+      runningSinceMs: null,
       stoppedByRuntime: false,
       healthy: null,
       monitor: null,
@@ -559,6 +569,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     record.exitCode = instance.exitCode;
     if (instance.state === 'running') {
       record.status = 'running';
+      record.runningSinceMs = (instance.startedAt ? Date.parse(instance.startedAt) : Number.NaN) || Date.now();
     } else {
       record.status = instance.exitCode !== null && instance.exitCode !== 0 ? 'failed' : 'stopped';
       record.statusDescription =
@@ -626,6 +637,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     record.monitor?.stop();
     record.monitor = null;
     record.healthy = null;
+    record.runningSinceMs = null;
   }
 
   private async startRecord(record: ModuleRecord): Promise<void> {
@@ -646,6 +658,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     record.statusDescription = undefined;
     record.exitCode = null;
     record.lastStartedAt = instance.startedAt ?? new Date().toISOString();
+    record.runningSinceMs = Date.now();
     this.watchRunning(record);
     this.emit();
     this.checkWatch();
@@ -799,7 +812,8 @@ export class Runtime implements DeploymentSink, RuntimeControl {
   private startWatch(deployment: AcceptedDeployment, previous: AcceptedDeployment): void {
     const windowMs = Math.round(deployment.manifest.agent.healthyWithinSecs * 1000);
     const timer = setTimeout(() => this.rollBack('the healthy window passed'), windowMs);
-    this.watch = { deployment, previous, timer };
+    const settleMs = Math.min(MAX_SETTLE_MS, Math.round(windowMs / 3));
+    this.watch = { deployment, previous, timer, settleMs, recheck: null };
     this.log.info({ version: deployment.version, windowMs }, 'watching the update until every module is healthy');
   }
 
@@ -807,22 +821,38 @@ export class Runtime implements DeploymentSink, RuntimeControl {
   private checkWatch(): void {
     const watch = this.watch;
     if (!watch || this.closed) return;
-    const failed = this.unhealthyModules(watch.deployment, true);
-    if (failed.length > 0) {
-      this.rollBack(`gave up early`);
+    if (this.unhealthyModules(watch, true).problems.length > 0) {
+      this.rollBack('a module failed for good');
       return;
     }
-    if (this.unhealthyModules(watch.deployment, false).length === 0) {
-      clearTimeout(watch.timer);
-      this.watch = null;
+    const { problems, settlesInMs } = this.unhealthyModules(watch, false);
+    if (problems.length === 0) {
+      this.endWatch(watch);
       void this.markGood(watch.deployment);
+    } else if (settlesInMs !== null && watch.recheck === null) {
+      watch.recheck = setTimeout(() => {
+        watch.recheck = null;
+        this.checkWatch();
+      }, settlesInMs + 1);
     }
   }
 
-  /** Modules of `deployment` desired running that are not (yet) running and healthy; only hopeless ones if `final`. */
-  private unhealthyModules(deployment: AcceptedDeployment, final: boolean): string[] {
+  private endWatch(watch: UpdateWatch): void {
+    clearTimeout(watch.timer);
+    if (watch.recheck) clearTimeout(watch.recheck);
+    if (this.watch === watch) this.watch = null;
+  }
+
+  /**
+   * Modules of the watched deployment desired running that are not (yet) up: running (for settleMs without a probe)
+   * and healthy where probed. With `final`, only the hopeless ones (failed). `settlesInMs`: when the earliest module
+   * still settling will have run long enough.
+   */
+  private unhealthyModules(watch: UpdateWatch, final: boolean): { problems: string[]; settlesInMs: number | null } {
     const problems: string[] = [];
-    for (const [name, module] of Object.entries(deployment.manifest.modules)) {
+    let settlesInMs: number | null = null;
+    const now = Date.now();
+    for (const [name, module] of Object.entries(watch.deployment.manifest.modules)) {
       if (module.status !== 'running') continue;
       const record = this.records.get(name);
       const description = record?.statusDescription ? ` (${record.statusDescription})` : '';
@@ -832,19 +862,26 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       }
       if (record?.status !== 'running') {
         problems.push(`module ${name}: ${record?.status ?? 'missing'}${description}`);
-      } else if (isRunnableProbe(module.health) && record.healthy !== true) {
-        problems.push(`module ${name}: not yet healthy (${module.health.type} probe)`);
+      } else if (isRunnableProbe(module.health)) {
+        if (record.healthy !== true) problems.push(`module ${name}: not yet healthy (${module.health.type} probe)`);
+      } else {
+        const ranMs = now - (record.runningSinceMs ?? now);
+        if (ranMs < watch.settleMs) {
+          const restarts = record.restartCount > 0 ? `, restarted ${record.restartCount} times` : '';
+          problems.push(`module ${name}: running for only ${ranMs} ms${restarts}`);
+          const left = watch.settleMs - ranMs;
+          settlesInMs = settlesInMs === null ? left : Math.min(settlesInMs, left);
+        }
       }
     }
-    return problems;
+    return { problems, settlesInMs };
   }
 
   private rollBack(trigger: string): void {
     const watch = this.watch;
     if (!watch || this.closed) return;
-    clearTimeout(watch.timer);
-    this.watch = null;
-    const reason = this.unhealthyModules(watch.deployment, false).join('; ') || trigger;
+    this.endWatch(watch);
+    const reason = this.unhealthyModules(watch, false).problems.join('; ') || trigger;
     this.log.error(
       { code: 'DEPLOYMENT_UNHEALTHY', version: watch.deployment.version, reason, restoring: watch.previous.version },
       'update did not become healthy; rolling back',
