@@ -66,8 +66,15 @@ ${CONTROL_CLI_OPTIONS_HELP}`,
     const stop = () => abort.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    // `logs -f | head` closes the pipe: stop following quietly instead of crashing on EPIPE.
+    const onPipeError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') stop();
+    };
+    process.stdout.on('error', onPipeError);
+    process.stderr.on('error', onPipeError);
     try {
       for await (const line of client.followLogs(module, query, abort.signal)) {
+        if (abort.signal.aborted) break;
         if (json) process.stdout.write(`${JSON.stringify(line)}\n`);
         else printLine(line);
       }
@@ -77,6 +84,8 @@ ${CONTROL_CLI_OPTIONS_HELP}`,
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.stdout.off('error', onPipeError);
+      process.stderr.off('error', onPipeError);
     }
   },
 };
