@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import { Controller, Req } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Controller, Req, Res } from '@nestjs/common';
 import { OutpostError, type UploadArtifactQuery, type UploadedArtifact } from '@outpost/protocol';
 import { Route } from '../api/route.js';
 import { ValidQuery } from '../api/validation.js';
@@ -21,10 +21,21 @@ export class ArtifactsController {
   async upload(
     @ValidQuery(routes.uploadArtifact) query: UploadArtifactQuery,
     @Req() request: IncomingMessage,
+    @Res({ passthrough: true }) response: ServerResponse,
   ): Promise<UploadedArtifact> {
+    try {
+      return await this.receive(query, request);
+    } catch (err) {
+      // Refused before the whole body arrived (413, 400): close the connection after the error instead of reading
+      // the rest, so a client cannot keep streaming into a refused upload, nor reuse a socket with bytes still in it.
+      if (!request.complete) response.setHeader('connection', 'close');
+      throw err;
+    }
+  }
+
+  private async receive(query: UploadArtifactQuery, request: IncomingMessage): Promise<UploadedArtifact> {
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (contentType !== OCTET_STREAM) {
-      request.resume();
       throw new OutpostError('BAD_REQUEST', `Send the artifact as ${OCTET_STREAM}`, [
         { path: 'content-type', message: `must be ${OCTET_STREAM}, got ${contentType || 'none'}` },
       ]);

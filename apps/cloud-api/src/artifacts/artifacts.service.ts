@@ -83,10 +83,6 @@ export class ArtifactsService {
         hash.update(bytes);
         if (!out.write(bytes)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
       }
-    } catch (err) {
-      // The rest of the request is discarded, so the client sees the 413 instead of a stalled upload.
-      body.resume();
-      throw err;
     } finally {
       out.end();
       await finished(out);
