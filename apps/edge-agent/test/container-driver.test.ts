@@ -58,6 +58,7 @@ interface ModuleOptions {
   pullPolicy?: 'never' | 'on-create';
   createOptions?: Record<string, unknown>;
   registryCredentialsRef?: string;
+  limits?: { memoryBytes?: number; cpus?: number; pids?: number };
 }
 
 /** A container module as the manifest schema parses it (defaults applied). */
@@ -67,6 +68,7 @@ function containerModule(command: string[], options: ModuleOptions = {}): Module
     ...(options.env
       ? { env: Object.fromEntries(Object.entries(options.env).map(([key, value]) => [key, { value }])) }
       : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
     container: {
       image: options.image ?? engine.image,
       pullPolicy: options.pullPolicy ?? 'never',
@@ -80,7 +82,14 @@ function containerModule(command: string[], options: ModuleOptions = {}): Module
 async function inspect(name: string): Promise<{
   Config: { Labels: Record<string, string>; Env: string[] };
   State: { Status: string; ExitCode: number };
-  HostConfig: { CapAdd: string[] | null; Privileged: boolean };
+  HostConfig: {
+    CapAdd: string[] | null;
+    Privileged: boolean;
+    Memory: number;
+    NanoCpus: number;
+    PidsLimit: number;
+    RestartPolicy: { Name: string };
+  };
 }> {
   const [info] = JSON.parse(await engine.podman(['inspect', `outpost-${name}`]));
   return info;
@@ -135,6 +144,8 @@ describe('ContainerDriver against podman', () => {
       'io.outpost.device-id': DEVICE_ID,
     });
     expect(info.Config.Env).toContain('GREETING=hello');
+    // The agent decides restarts, never the engine.
+    expect(info.HostConfig.RestartPolicy.Name).toMatch(/^(no)?$/);
 
     await waitFor(() => exits.find(([name]) => name === 'exiter'), { timeoutMs: 30_000, what: 'onExit for exiter' });
     expect(exits.filter(([name]) => name === 'exiter')).toEqual([['exiter', 3]]);
@@ -253,12 +264,16 @@ describe('ContainerDriver against podman', () => {
       'web',
       containerModule(
         ['sh', '-c', 'mkdir -p /www && echo "it works" > /www/index.html && exec httpd -f -p 8080 -h /www'],
-        {
-          env: { ANSWER: '42' },
-        },
+        { env: { ANSWER: '42' }, limits: { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 50 } },
       ),
       'spec-web',
     );
+    // The manifest's resource limits reach the engine.
+    expect((await inspect('web')).HostConfig).toMatchObject({
+      Memory: 67_108_864,
+      NanoCpus: 500_000_000,
+      PidsLimit: 50,
+    });
     const result = await subject.exec('web', ['sh', '-c', 'echo "answer=$ANSWER"; echo err >&2; exit 4'], 10_000);
     expect(result).toEqual({ exitCode: 4, output: 'answer=42\nerr\n', timedOut: false });
     expect(await subject.exec('web', ['true'], 10_000)).toMatchObject({ exitCode: 0, timedOut: false });
