@@ -259,7 +259,7 @@ describe('Runtime: reconcile', () => {
           type: 'process',
           process: {
             command: 'run.sh',
-            artifact: { ref: 'file:///nonexistent/outpost-test/app.tar.gz', sha256: 'a'.repeat(64) },
+            artifact: { ref: 'os://outpost-artifacts/missing-app.tar.gz', sha256: 'a'.repeat(64) },
           },
         },
       }),
@@ -273,6 +273,39 @@ describe('Runtime: reconcile', () => {
     expect(saved.map((d) => d.version)).toEqual([1]);
     // Not marked applied: the next refresh may try the download again.
     expect(runtime.appliedVersion('local')).toBe(1);
+  });
+
+  it("a container module the device's policy refuses: 412 with every path, before any driver or engine is touched", async () => {
+    const dir = modulesDir();
+    const { driver, calls } = countCalls(newProcessDriver(dir));
+    const { runtime } = await newRuntime(dir, {
+      driver,
+      containerPolicy: { allowPrivileged: false, allowHostPid: false, allowCapAdd: false, registryCredentials: {} },
+    });
+    const marker = uniqueMarker('policy');
+    await runtime.apply(deployment(1, { steady: nodeModule(FOREVER, marker) }));
+    const pid = await runningPid(driver, 'steady');
+    const outcome = await runtime.apply(
+      deployment(2, {
+        steady: nodeModule(FOREVER, marker, { version: '2' }),
+        box: {
+          type: 'container',
+          container: { image: 'busybox:latest', createOptions: { HostConfig: { Privileged: true, PidMode: 'host' } } },
+        },
+      }),
+    );
+    expect(outcome.code).toBe(412);
+    expect(outcome.errors?.map((e) => e.path)).toEqual([
+      'modules.box.container.createOptions.HostConfig.Privileged',
+      'modules.box.container.createOptions.HostConfig.PidMode',
+    ]);
+    expect(runtime.deployment()).toMatchObject({ code: 412, version: 2 });
+    // No container driver exists on this runtime: the refusal came first. The process module was not touched.
+    expect(await runningPid(driver, 'steady')).toBe(pid);
+    expect(view(runtime, 'steady')?.version).toBeNull();
+    expect(calls.createAndStart).toBe(1);
+    // Prepared once, for version 1; version 2 never reached a driver.
+    expect(calls.prepare).toBe(1);
   });
 
   it('restartModule restarts a desired module and refuses an unknown one with NOT_FOUND', async () => {

@@ -5,6 +5,7 @@
  */
 import type { AgentSettings, Manifest, Module } from '@outpost/manifest';
 import type { LogLine } from '@outpost/protocol';
+import { type ContainerPolicyRules, containerPolicyErrors } from '../drivers/container/policy.js';
 import { errorMessage } from '../errors.js';
 import { HealthMonitor, isRunnableProbe, type ProbeResult } from '../health/index.js';
 import type { Logger } from '../logger.js';
@@ -48,18 +49,6 @@ export class RuntimeError extends Error {
   }
 }
 
-/** A driver that can check container createOptions against the device policy before anything runs. */
-interface PolicyCheckingDriver extends ModuleDriver {
-  containerPolicyProblems(
-    name: string,
-    module: Module,
-  ): readonly { readonly path: string; readonly message: string }[] | undefined;
-}
-
-function checksPolicy(driver: ModuleDriver): driver is PolicyCheckingDriver {
-  return typeof (driver as Partial<PolicyCheckingDriver>).containerPolicyProblems === 'function';
-}
-
 /** A driver, or how to make it when a deployment first needs it (the container driver needs an engine). */
 export type DriverSource = ModuleDriver | (() => Promise<ModuleDriver>);
 
@@ -71,6 +60,11 @@ export interface RuntimeOptions {
   /** Persists a deployment that proved good (every module running, and healthy where probed). */
   readonly saveLastKnownGood?: (deployment: AcceptedDeployment) => Promise<void>;
   readonly stopGraceMs?: number;
+  /**
+   * The device's container policy (config.containers): a deployment with a container module it refuses is refused
+   * as a whole (412, every offending path) before any driver is touched. Without it, only the driver checks.
+   */
+  readonly containerPolicy?: ContainerPolicyRules;
 }
 
 /** The desired-state outcome the reporter publishes (DeploymentView plus the refusal's error paths). */
@@ -398,8 +392,19 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     return outcome;
   }
 
-  /** Drivers and the container policy, checked before anything changes; an outcome when the deployment cannot run. */
+  /** The container policy and the drivers, checked before anything changes; an outcome when it cannot run. */
   private async preflight(manifest: Manifest): Promise<DeploymentOutcome | null> {
+    const policy = this.options.containerPolicy;
+    const errors = policy
+      ? Object.entries(manifest.modules).flatMap(([name, module]) => containerPolicyErrors(name, module, policy))
+      : [];
+    if (errors.length > 0) {
+      return {
+        code: 412,
+        description: `refused by the device's container policy: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+        errors,
+      };
+    }
     const types = new Set(Object.values(manifest.modules).map((module) => module.type));
     for (const type of types) {
       try {
@@ -410,22 +415,6 @@ export class Runtime implements DeploymentSink, RuntimeControl {
           .map(([name]) => name);
         return { code: 500, description: `${type} modules ${names.join(', ')} cannot run: ${describeError(err)}` };
       }
-    }
-    const errors: { path: string; message: string }[] = [];
-    for (const [name, module] of Object.entries(manifest.modules)) {
-      const driver = this.drivers.get(module.type);
-      if (module.type !== 'container' || !driver || !checksPolicy(driver)) continue;
-      for (const problem of driver.containerPolicyProblems(name, module) ?? []) {
-        const path = problem.path.startsWith('modules.') ? problem.path : `modules.${name}.${problem.path}`;
-        errors.push({ path, message: problem.message });
-      }
-    }
-    if (errors.length > 0) {
-      return {
-        code: 400,
-        description: `refused by the device's container policy: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
-        errors,
-      };
     }
     return null;
   }
@@ -442,7 +431,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       ...(outcome.errors ? { errors: outcome.errors } : {}),
     };
     // A policy refusal will not change on retry; a failed download (500) may, so its version is not marked applied.
-    if (outcome.code === 400) this.appliedVersions.set(deployment.source, deployment.version);
+    if (outcome.code === 412) this.appliedVersions.set(deployment.source, deployment.version);
     this.emit();
     return outcome;
   }
