@@ -42,7 +42,7 @@ export interface ContainerDriverOptions {
    * restart still knows them and never touches images Outpost did not use. Without it the record lives in memory.
    */
   readonly stateDir?: string;
-  /** How often container states are polled to notice exits (default 500 ms). */
+  /** How often container states are polled to notice exits (default 1000 ms). */
   readonly pollIntervalMs?: number;
 }
 
@@ -154,7 +154,7 @@ export class ContainerDriver implements ModuleDriver {
     this.log = options.log.child({ driver: 'container' });
     this.policy = options.policy;
     this.deviceId = options.deviceId;
-    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.recordPath = options.stateDir === undefined ? null : join(options.stateDir, IMAGE_RECORD_FILE);
     this.usedImages = new Set(this.readRecord());
   }
@@ -221,11 +221,17 @@ export class ContainerDriver implements ModuleDriver {
     const instances: ModuleInstance[] = [];
     for (const summary of summaries) {
       try {
-        instances.push(instanceFrom(await this.docker.getContainer(summary.Id).inspect()));
+        const instance = instanceFrom(await this.docker.getContainer(summary.Id).inspect());
+        instances.push(instance);
+        // Listing is how the runtime adopts instances: from here on their exits are reported.
+        if (!this.watched.has(summary.Id)) {
+          this.watched.set(summary.Id, { name: instance.name, running: instance.state === 'running' });
+        }
       } catch (err) {
         if (engineStatus(err) !== 404) throw this.engineError('inspect containers', err);
       }
     }
+    if (instances.length > 0) this.ensurePolling();
     return instances;
   }
 
