@@ -15,13 +15,16 @@ import { routes } from '../src/openapi/routes.js';
 import {
   api,
   apiTokenWithRole,
+  FakeAgent,
   login,
   natsClient,
   personWithRole,
+  registerDevice,
   rpcCall,
   rpcRaw,
   startTestApp,
   type TestApp,
+  waitForStatus,
 } from './helpers.js';
 
 /*
@@ -37,7 +40,8 @@ let nc: NatsConnection;
 let operator: { token: string; id: string; username: string };
 
 beforeAll(async () => {
-  [nats, database] = await Promise.all([startNatsServer(), createTestDatabase()]);
+  // JetStream: uploadArtifact stores into the artifacts object store.
+  [nats, database] = await Promise.all([startNatsServer({ jetstream: true }), createTestDatabase()]);
   app = await startTestApp({ natsUrl: nats.url, databaseUrl: database.url });
   nc = await natsClient(nats.url);
   operator = await personWithRole(app, 'operator');
@@ -149,6 +153,38 @@ const samples: Record<string, () => Promise<Performed>> = {
   async rotateSigningKey() {
     const { status } = await api(app, '/api/v1/signing-keys/rotate', { method: 'POST', token: app.adminToken });
     return { status, actor: { kind: 'token', name: 'bootstrap admin' } };
+  },
+  async putDeviceDeployment() {
+    const id = unique('deployed');
+    await registerDevice(app, id);
+    const { status } = await api(app, `/api/v1/devices/${id}/deployment`, {
+      method: 'PUT',
+      token: operator.token,
+      body: { manifest: { schemaVersion: '1.0', modules: { sensor: { type: 'process', process: { command: 'x' } } } } },
+    });
+    return { status, actor: { kind: 'user', name: operator.username }, targetId: id };
+  },
+  async uploadArtifact() {
+    const response = await fetch(`${app.url}/api/v1/artifacts?name=${unique('tool')}.bin`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operator.token}`, 'content-type': 'application/octet-stream' },
+      body: new TextEncoder().encode('#!/bin/sh\necho hi\n'),
+    });
+    const body = (await response.json()) as { object: string };
+    return { status: response.status, actor: { kind: 'user', name: operator.username }, targetId: body.object };
+  },
+  async restartModule() {
+    const id = unique('restarted');
+    await registerDevice(app, id);
+    const agent = new FakeAgent(nc, id);
+    agent.serveMethods({ restartModule: () => null });
+    agent.hello();
+    await waitForStatus(app, app.adminToken, id, 'online');
+    const { status } = await api(app, `/api/v1/devices/${id}/modules/sensor/restart`, {
+      method: 'POST',
+      token: operator.token,
+    });
+    return { status, actor: { kind: 'user', name: operator.username }, targetId: id };
   },
   async removeSigningKey() {
     // Rotating retires the active key, which may then be removed.

@@ -173,7 +173,8 @@ describe('POST /api/v1/devices', () => {
     const { enrollment, ...device } = body as { enrollment: { token: string; expiresAt: string } };
     expect(enrollment.token).toMatch(/^outpost-enroll\./);
     expect(Date.parse(enrollment.expiresAt)).toBeGreaterThan(Date.now());
-    expect((await api(app, '/api/v1/devices/new-01', { token })).body).toEqual(device);
+    // GET shows a single device with its reported state: none before the device first reports.
+    expect((await api(app, '/api/v1/devices/new-01', { token })).body).toEqual({ ...device, reported: null });
   });
 
   it('answers 409 CONFLICT when the id exists', async () => {
