@@ -32,14 +32,23 @@ export async function rotateIfNeeded(moduleDir: string, maxBytes: number, keep: 
     const live = logFile(moduleDir, stream);
     const size = await sizeOf(live);
     if (size === null || size <= maxBytes) continue;
+    if (keep < 1) {
+      await truncate(live, 0);
+      rotated = true;
+      continue;
+    }
+    // The new `.1` appears only once the live file is truncated: a follower that sees it may read the live file
+    // from the start without reading the copied lines twice.
+    const copy = `${live}.rotating`;
+    await copyFile(live, copy);
+    await truncate(live, 0);
     await rm(logFile(moduleDir, stream, keep), { force: true });
     for (let generation = keep - 1; generation >= 1; generation--) {
       await rename(logFile(moduleDir, stream, generation), logFile(moduleDir, stream, generation + 1)).catch(
         ignoreMissing,
       );
     }
-    if (keep >= 1) await copyFile(live, logFile(moduleDir, stream, 1));
-    await truncate(live, 0);
+    await rename(copy, logFile(moduleDir, stream, 1));
     rotated = true;
   }
   return rotated;
@@ -139,17 +148,23 @@ export async function readLogs(moduleDir: string, keep: number, query: LogQuery)
 }
 
 /**
- * Follows the live files from their current end: polls their size, reads what was appended, and after a rotation
- * (the file shrank) first reads the rest of what was copied to `.1`. Ends when the signal aborts.
+ * Follows the live files from their current end: polls them, reads what was appended, and after a rotation (a new
+ * `.1`, told by its inode) first reads the rest of what was copied to `.1`. Lines of a
+ * rotation that happens twice between two polls may be missed. Ends when the signal aborts.
  */
 export async function* followLogFiles(
   moduleDir: string,
+  keep: number,
   signal: AbortSignal,
   pollMs: number,
 ): AsyncGenerator<LogLine, void, undefined> {
-  const state = new Map<LogStream, { offset: number; partial: string }>();
+  const state = new Map<LogStream, { offset: number; partial: Buffer; rotatedIno: number | null }>();
   for (const stream of LOG_STREAMS) {
-    state.set(stream, { offset: (await sizeOf(logFile(moduleDir, stream))) ?? 0, partial: '' });
+    state.set(stream, {
+      offset: (await sizeOf(logFile(moduleDir, stream))) ?? 0,
+      partial: Buffer.alloc(0),
+      rotatedIno: await inodeOf(logFile(moduleDir, stream, 1)),
+    });
   }
   while (!signal.aborted) {
     const lines: LogLine[] = [];
@@ -157,39 +172,60 @@ export async function* followLogFiles(
       const s = state.get(stream);
       if (!s) continue;
       const live = logFile(moduleDir, stream);
+      const rotatedIno = await inodeOf(logFile(moduleDir, stream, 1));
+      if (rotatedIno !== null && rotatedIno !== s.rotatedIno) {
+        s.partial = Buffer.concat([s.partial, await readFrom(logFile(moduleDir, stream, 1), s.offset)]);
+        s.offset = 0;
+        s.rotatedIno = rotatedIno;
+      }
       const size = (await sizeOf(live)) ?? 0;
       if (size < s.offset) {
-        const rotated = logFile(moduleDir, stream, 1);
-        s.partial += await readRange(rotated, s.offset, null);
+        // Truncated: with rotated files kept, the new `.1` is about to appear (read it next time); without, start over.
+        if (keep > 0) continue;
         s.offset = 0;
       }
-      if (size > s.offset) {
-        s.partial += await readRange(live, s.offset, size);
-        s.offset = size;
+      // Advance by what was read, not by the size seen: the file may be truncated in between.
+      const appended = await readFrom(live, s.offset);
+      s.offset += appended.length;
+      let data = Buffer.concat([s.partial, appended]);
+      for (let newline = data.indexOf(0x0a); newline !== -1; newline = data.indexOf(0x0a)) {
+        lines.push(toLogLine(stream, data.subarray(0, newline).toString('utf8')));
+        data = data.subarray(newline + 1);
       }
-      const parts = s.partial.split('\n');
-      s.partial = parts.pop() ?? '';
-      for (const part of parts) lines.push(toLogLine(stream, part));
+      s.partial = Buffer.from(data);
     }
-    for (const line of lines) yield line;
+    for (const line of lines) {
+      if (signal.aborted) return;
+      yield line;
+    }
     if (lines.length === 0) await delay(pollMs, signal);
   }
 }
 
-async function readRange(path: string, from: number, to: number | null): Promise<string> {
+async function inodeOf(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).ino;
+  } catch (err) {
+    ignoreMissing(err);
+    return null;
+  }
+}
+
+/** What the file holds from `from` to its end now (at most 1 MiB at a time). */
+async function readFrom(path: string, from: number): Promise<Buffer> {
   let file: Awaited<ReturnType<typeof open>>;
   try {
     file = await open(path, 'r');
   } catch (err) {
     ignoreMissing(err);
-    return '';
+    return Buffer.alloc(0);
   }
   try {
-    const end = to ?? (await file.stat()).size;
-    if (end <= from) return '';
-    const buffer = Buffer.alloc(end - from);
+    const size = (await file.stat()).size;
+    if (size <= from) return Buffer.alloc(0);
+    const buffer = Buffer.alloc(Math.min(size - from, 1024 * 1024));
     const { bytesRead } = await file.read(buffer, 0, buffer.length, from);
-    return buffer.subarray(0, bytesRead).toString('utf8');
+    return buffer.subarray(0, bytesRead);
   } finally {
     await file.close();
   }

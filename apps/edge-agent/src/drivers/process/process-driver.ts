@@ -253,7 +253,7 @@ export class ProcessDriver implements ModuleDriver {
 
   async *followLogs(name: string, signal: AbortSignal): AsyncIterable<LogLine> {
     await this.#requireModuleDir(name);
-    yield* followLogFiles(this.#moduleDir(name), signal, this.#followPollMs);
+    yield* followLogFiles(this.#moduleDir(name), this.#logMaxFiles, signal, this.#followPollMs);
   }
 
   async cleanup(keep: ReadonlyMap<string, Module>): Promise<void> {
