@@ -4,9 +4,14 @@ import { subjects } from '@outpost/protocol';
 import type { AgentConfig } from './config/index.js';
 import { AgentConnection, redactUrl } from './connection/index.js';
 import { CredentialRenewer } from './credentials/renewal.js';
+import { DesiredStateClient, LastKnownGoodStore } from './desired/index.js';
+import { ContainerDriver } from './drivers/container/index.js';
+import { ProcessDriver } from './drivers/process/index.js';
 import { errorMessage, StartupError } from './errors.js';
 import type { Logger } from './logger.js';
 import { Presence } from './presence/index.js';
+import { StateReporter } from './reporting/index.js';
+import { Runtime } from './runtime/index.js';
 import { prepareStateDir } from './state/index.js';
 import { AGENT_VERSION } from './version.js';
 
@@ -33,6 +38,12 @@ export class Agent {
   private readonly connection: AgentConnection;
   private readonly presence: Presence;
   private renewer: CredentialRenewer | null = null;
+  /** Applies deployments and supervises modules; the control socket and agent methods steer it (RuntimeControl). */
+  readonly runtime: Runtime;
+  /** Feeds the runtime: last-known-good at boot, then the cloud's (and local) deployments. */
+  readonly desired: DesiredStateClient;
+  private readonly lastKnownGood: LastKnownGoodStore;
+  private readonly reporter: StateReporter;
   private stopping: Promise<StopResult> | null = null;
 
   constructor(config: AgentConfig, log: Logger) {
@@ -52,6 +63,50 @@ export class Agent {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       connection: this.connection,
       log,
+    });
+    this.lastKnownGood = new LastKnownGoodStore({
+      stateDir: config.stateDir,
+      deviceId: config.deviceId,
+      allowUnsignedLocal: config.allowUnsignedLocal,
+      log,
+    });
+    this.runtime = new Runtime({
+      drivers: {
+        process: new ProcessDriver({
+          modulesDir: config.modulesDir,
+          deviceId: config.deviceId,
+          moduleUser: config.moduleUser,
+          logger: log,
+          connection: () => this.connection.current(),
+        }),
+        // Made when a deployment first has a container module: a device without an engine runs process modules.
+        container: async () =>
+          new ContainerDriver({
+            dockerHost: config.containers.dockerHost,
+            policy: config.containers,
+            deviceId: config.deviceId,
+            log,
+            stateDir: config.stateDir,
+          }),
+      },
+      containerPolicy: config.containers,
+      log,
+      saveLastKnownGood: (deployment) => this.lastKnownGood.save(deployment),
+    });
+    this.reporter = new StateReporter({
+      deviceId: config.deviceId,
+      bootId: this.presence.bootId,
+      connection: this.connection,
+      source: this.runtime,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      log,
+    });
+    this.desired = new DesiredStateClient({
+      config,
+      connection: this.connection,
+      sink: this.runtime,
+      log,
+      lastKnownGood: this.lastKnownGood,
     });
   }
 
@@ -101,6 +156,11 @@ export class Agent {
     }
     this.presence.start();
     this.renewer?.start();
+    // Modules a previous run started are adopted before any deployment arrives; the last-known-good (applied by the
+    // desired-state client at once, offline too) is the rollback target until an update proves good.
+    await this.runtime.start({ lastKnownGood: await this.lastKnownGood.load() });
+    this.reporter.start();
+    await this.desired.start();
     this.connection.start();
   }
 
@@ -114,6 +174,14 @@ export class Agent {
     this.log.info({ reason }, 'shutting down');
     this.presence.stop();
     this.renewer?.stop();
+    this.desired.stop();
+    this.reporter.stop();
+    // Supervision and probes end; modules keep running and the next agent run adopts them (README: agent restarts).
+    await this.runtime
+      .stop()
+      .catch((err: unknown) =>
+        this.log.warn({ code: 'RUNTIME_STOP_FAILED', err: errorMessage(err) }, 'stopping the runtime failed'),
+      );
     const goodbyePublished = this.presence.sendGoodbye(reason);
     const deadline = new AbortController();
     const closed = this.connection.close().then(

@@ -588,8 +588,16 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     }
     try {
       const driver = await pending;
+      let instances: ModuleInstance[];
+      try {
+        // Listing proves the driver works (a container engine answers) before any deployment relies on it.
+        instances = await driver.list();
+      } catch (err) {
+        await driver.close().catch(() => undefined);
+        throw err;
+      }
       this.registerDriver(type, driver);
-      for (const instance of await driver.list()) this.adoptInstance(driver, instance);
+      for (const instance of instances) this.adoptInstance(driver, instance);
       return driver;
     } finally {
       // A failed factory (no engine yet) is tried again by the next deployment.
