@@ -60,4 +60,27 @@ describe('OpenAPI document from the route table', () => {
     expect(doc.components.schemas).toHaveProperty('Device');
     expect(doc.components.schemas).not.toHaveProperty('DeviceInput');
   });
+
+  it('documents the deployment, artifact and module routes with their bodies, roles and error codes', () => {
+    const doc = buildOpenApiDocument() as unknown as Doc;
+    const put = doc.paths['/api/v1/devices/{id}/deployment']?.put as Record<string, unknown>;
+    expect(put['x-outpost-min-role']).toBe('operator');
+    expect(refsOf(put.requestBody)).toEqual(['PutDeploymentRequestInput']);
+    expect(put.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'format', in: 'query', required: false })]),
+    );
+    expect(Object.keys(put.responses as object)).toEqual(expect.arrayContaining(['200', '400', '403', '404']));
+    expect(doc.paths['/api/v1/devices/{id}/deployment']?.get?.['x-outpost-min-role']).toBe('viewer');
+
+    const upload = doc.paths['/api/v1/artifacts']?.post as Record<string, unknown>;
+    expect(upload.requestBody).toMatchObject({
+      content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+    });
+    expect(refsOf((upload.responses as Record<string, unknown>)['201'])).toEqual(['UploadedArtifact']);
+
+    const logs = doc.paths['/api/v1/devices/{id}/modules/{module}/logs']?.get as Record<string, unknown>;
+    expect(Object.keys(logs.responses as object)).toEqual(expect.arrayContaining(['200', '404', '503', '504']));
+    expect(JSON.stringify(logs.responses)).toContain('DEVICE_TIMEOUT');
+    expect(doc.paths['/api/v1/devices/{id}/modules/{module}/restart']?.post?.['x-outpost-min-role']).toBe('operator');
+  });
 });

@@ -30,6 +30,8 @@ interface RouteBase {
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
+  /** A body that is not JSON (an upload), read as a stream by the handler: its media type and what it is. */
+  readonly rawBody?: { readonly contentType: string; readonly description: string };
   /**
    * Success responses by status; the first is what Nest answers by default. No schema means no body (204).
    */

@@ -107,7 +107,7 @@ function parametersOf(schema: z.ZodObject, location: 'query' | 'path', registry:
 function errorCodesOf(route: RouteDef): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
   if (route.params || route.query || route.body) codes.add('VALIDATION_FAILED');
-  if (route.body) codes.add('BAD_REQUEST');
+  if (route.body || route.rawBody) codes.add('BAD_REQUEST');
   if (!isPublicRoute(route)) codes.add('UNAUTHORIZED');
   // Viewer routes refuse nobody who is signed in; every other role rule refuses someone.
   const minRole = minRoleOf(route);
@@ -152,6 +152,15 @@ function operationOf(route: RouteDef, registry: ComponentRegistry): JsonSchema {
           requestBody: {
             required: true,
             content: { 'application/json': { schema: registry.reference(route.body, 'input') } },
+          },
+        }
+      : {}),
+    ...(route.rawBody
+      ? {
+          requestBody: {
+            required: true,
+            description: route.rawBody.description,
+            content: { [route.rawBody.contentType]: { schema: { type: 'string', format: 'binary' } } },
           },
         }
       : {}),

@@ -159,6 +159,10 @@ export const routes = {
     auth: { minRole: 'operator' },
     audit: { action: 'artifact.upload', targetType: 'artifact' },
     query: UploadArtifactQuery,
+    rawBody: {
+      contentType: 'application/octet-stream',
+      description: 'The artifact’s bytes (a tar.gz, or a single executable); at most OUTPOST_ARTIFACT_MAX_BYTES',
+    },
     responses: [
       {
         status: 201,
