@@ -15,12 +15,14 @@ const metaFile = join(agentDir, 'dist', 'outpost-agent.meta.json');
 const { version } = JSON.parse(readFileSync(join(agentDir, 'package.json'), 'utf8'));
 
 /*
- * Native addons that dockerode's SSH transport (docker-modem → ssh2) loads inside try/catch and does without:
- * ssh2 falls back to pure-JS crypto when `cpu-features` or its own `sshcrypto.node` binding is missing. A native
- * addon cannot live inside a JS bundle, so they stay external; at run time on a device they are absent and the
- * require throws, which ssh2 catches. test/bundle.test.ts runs the bundle with no node_modules anywhere above it.
+ * Left out on purpose, because their users load them inside try/catch and do without:
+ * - native addons of dockerode's SSH transport (docker-modem → ssh2): `cpu-features` and ssh2's own
+ *   `sshcrypto.node`; ssh2 falls back to pure-JS crypto. A native addon cannot live inside a JS bundle anyway.
+ * - `supports-color`, which `debug` (docker-modem's logger) tries for coloured output.
+ * On a device they are absent and the require throws, which those packages catch. test/bundle.test.ts runs the
+ * bundle with no node_modules anywhere above it and checks nothing else is external.
  */
-const OPTIONAL_NATIVE = ['cpu-features', '*.node'];
+const OPTIONAL_AT_RUNTIME = ['cpu-features', 'supports-color', '*.node'];
 
 /**
  * src/version.ts reads ../package.json at run time (tsc keeps it outside dist); the bundle has no package.json next
@@ -46,7 +48,7 @@ const result = await build({
   // Workspace packages export their tsc output (dist); source files would be the same code.
   mainFields: ['module', 'main'],
   conditions: ['node', 'import'],
-  external: OPTIONAL_NATIVE,
+  external: OPTIONAL_AT_RUNTIME,
   plugins: [versionInline],
   legalComments: 'none',
   minifySyntax: true,

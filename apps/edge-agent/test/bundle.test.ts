@@ -83,8 +83,9 @@ describe('the bundled agent (dist/outpost-agent.mjs)', () => {
     expect(statSync(BUNDLE_PATH).mode & 0o111).toBe(0o111);
     expect(meta.version).toBe(packageJson.version);
     expect(meta.bytes).toBe(statSync(BUNDLE_PATH).size);
-    // Only native addons that their users load in try/catch may stay out (ssh2's cpu-features and crypto binding).
-    for (const external of meta.external) expect(external).toMatch(/^cpu-features$|\.node$/);
+    // Only what its users load in try/catch may stay out: ssh2's native cpu-features and crypto binding, debug's
+    // supports-color. The runs below (no node_modules anywhere) prove the bundle loads without them.
+    for (const external of meta.external) expect(external).toMatch(/^(cpu-features|supports-color)$|\.node$/);
     // Every runtime dependency the sources import is inside: the device has no node_modules.
     for (const dependency of ['nats', 'pino', 'zod', '@outpost/protocol', '@outpost/nats-identity']) {
       expect(meta.packages).toContain(dependency);
