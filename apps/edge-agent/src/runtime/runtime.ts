@@ -699,7 +699,10 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     record.lastExitMs = Date.now();
     record.lastExitedAt = new Date(record.lastExitMs).toISOString();
     const how = exitCode === null ? 'exited (killed by a signal)' : `exited with code ${exitCode}`;
-    this.log.warn({ code: 'MODULE_EXITED', module: name, exitCode, restartCount: record.restartCount }, how);
+    this.log.warn(
+      { code: 'MODULE_EXITED', module: name, exitCode, restartCount: record.restartCount },
+      'module exited',
+    );
     if (!record.module || record.module.status === 'stopped') {
       record.status = exitCode === 0 ? 'stopped' : 'failed';
       record.statusDescription = how;
