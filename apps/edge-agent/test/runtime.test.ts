@@ -93,6 +93,28 @@ describe('Runtime: restart policies with real processes', () => {
     expect(await startedLines(runtime, 'crash')).toBe(1);
   });
 
+  it('a module that ran for healthyResetSecs before crashing gets its restart count reset (never failed)', async () => {
+    const { runtime } = await newRuntime(modulesDir());
+    const restarts = new Set<string>();
+    let maxCount = 0;
+    runtime.onChange(() => {
+      const m = view(runtime, 'slow');
+      if (m?.lastRestartedAt) restarts.add(m.lastRestartedAt);
+      maxCount = Math.max(maxCount, m?.restartCount ?? 0);
+    });
+    // Crashes after 0.6 s; counts reset after 0.2 s running; failed after a single restart without the reset.
+    await runtime.apply(
+      deployment(
+        1,
+        { slow: nodeModule(`console.log('started'); setTimeout(() => process.exit(1), 600)`, uniqueMarker('slow')) },
+        { restartBackoffUnitSecs: 0.05, restartBackoffCapSecs: 0.05, maxRestarts: 1, healthyResetSecs: 0.2 },
+      ),
+    );
+    await waitFor(() => restarts.size >= 3, { what: 'three restarts' });
+    expect(maxCount).toBe(1);
+    expect(view(runtime, 'slow')?.status).not.toBe('failed');
+  });
+
   it('desired status stopped: the module is stopped and not restarted, even under always', async () => {
     const dir = modulesDir();
     const { driver, calls } = countCalls(newProcessDriver(dir));
@@ -318,6 +340,7 @@ describe('Runtime: reconcile', () => {
     const after = await runningPid(driver, 'm');
     expect(after).not.toBe(pid);
     expect(pidsWithMarker(marker)).toEqual([after]);
+    expect(view(runtime, 'm')).toMatchObject({ status: 'running', restartCount: 0 });
     expect(view(runtime, 'm')?.lastRestartedAt).not.toBeNull();
     await expect(runtime.restartModule('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });

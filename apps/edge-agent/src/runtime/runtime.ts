@@ -196,15 +196,6 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     return this.current;
   }
 
-  /** Resolves once every apply and rollback queued so far has run. */
-  async idle(): Promise<void> {
-    for (;;) {
-      const queued = this.queue;
-      await queued.catch(() => undefined);
-      if (queued === this.queue) return;
-    }
-  }
-
   // --- DeploymentSink -----------------------------------------------------------------------------------------------
 
   apply(deployment: AcceptedDeployment): Promise<DeploymentOutcome> {
@@ -261,6 +252,8 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       record.stoppedByRuntime = true;
       await record.driver.stop(name, this.stopGraceMs);
       record.lastRestartedAt = new Date().toISOString();
+      // An operator's restart is a fresh chance: a failed module gets its full restart budget back.
+      record.restartCount = 0;
       this.log.info({ module: name }, 'module restarted on request');
       await this.startRecord(record);
     });
