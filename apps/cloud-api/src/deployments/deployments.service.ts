@@ -33,6 +33,8 @@ import { SigningService } from '../signing/signing.service.js';
 import { DeploymentsRepository } from './deployments.repository.js';
 
 type DesiredGetReply = MessageInput<typeof DesiredGetReplyV1>;
+/** A JSON object on the wire (the manifest, the signed envelope): what zod's z.json() takes. */
+type WireJsonObject = NonNullable<Extract<DesiredGetReply, { status: 'current' }>['manifest']>;
 type ReportedState = MessageData<typeof ReportedStateV1>;
 
 const notFound = (deviceId: string) =>
@@ -167,13 +169,13 @@ export class DeploymentsService {
     return {
       status: 'current',
       version: row.version,
-      manifest: signed.deployment.manifest as unknown as Record<string, never>,
+      manifest: signed.deployment.manifest as unknown as WireJsonObject,
       signature: {
         alg: 'ed25519',
         keyId: signed.signature.keyId,
         value: Buffer.from(signed.signature.value, 'base64url').toString('base64'),
       },
-      signed: row.signed as Record<string, never>,
+      signed: row.signed as WireJsonObject,
     };
   }
 

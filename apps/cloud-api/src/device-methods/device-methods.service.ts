@@ -16,7 +16,6 @@ import {
   tryDecodeReply,
 } from '@outpost/protocol';
 import { NatsError, ErrorCode as NatsErrorCode } from 'nats';
-import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { LOGGER, type Logger } from '../logging/logger.js';
 import { NATS_CONNECTION, type NatsConnectionService } from '../nats/nats-connection.js';
@@ -59,20 +58,28 @@ export class DeviceMethodsService {
       ...(query.tail === undefined ? {} : { tail: query.tail }),
       ...(query.since === undefined ? {} : { since: query.since }),
     };
-    return this.call(deviceId, 'getModuleLogs', payload, GetModuleLogsResult);
+    const result = GetModuleLogsResult.safeParse(await this.call(deviceId, 'getModuleLogs', payload));
+    if (!result.success) {
+      this.log.warn(
+        { code: 'BAD_MESSAGE', deviceId, method: 'getModuleLogs' },
+        'agent method result does not match its schema',
+      );
+      throw new OutpostError('INTERNAL', `Device ${deviceId} answered getModuleLogs with an unexpected result`);
+    }
+    return result.data;
   }
 
   async restartModule(deviceId: string, module: string): Promise<RestartedModule> {
-    await this.call(deviceId, 'restartModule', { module }, null);
+    await this.call(deviceId, 'restartModule', { module });
     return { deviceId, module, restarted: true };
   }
 
-  private async call<S extends z.ZodType | null>(
+  /** Calls an agent method and returns the payload of its 2xx reply; every failure is an OutpostError. */
+  private async call(
     deviceId: string,
     method: AgentMethodName,
     payload: Record<string, string | number>,
-    resultSchema: S,
-  ): Promise<S extends z.ZodType ? z.output<S> : unknown> {
+  ): Promise<unknown> {
     const status = await this.repository.deviceStatus(deviceId);
     if (status === null) {
       throw new OutpostError('NOT_FOUND', `Device ${deviceId} not found`, [{ path: 'id', message: 'no such device' }]);
@@ -127,12 +134,6 @@ export class DeviceMethodsService {
         [{ path: 'payload', message: JSON.stringify(result) }],
       );
     }
-    if (resultSchema === null) return result as S extends z.ZodType ? z.output<S> : unknown;
-    const parsed = resultSchema.safeParse(result);
-    if (!parsed.success) {
-      this.log.warn({ code: 'BAD_MESSAGE', deviceId, method }, 'agent method result does not match its schema');
-      throw new OutpostError('INTERNAL', `Device ${deviceId} answered ${method} with an unexpected result`);
-    }
-    return parsed.data as S extends z.ZodType ? z.output<S> : unknown;
+    return result;
   }
 }
