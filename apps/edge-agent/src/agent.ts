@@ -3,12 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { subjects } from '@outpost/protocol';
 import type { AgentConfig } from './config/index.js';
 import { AgentConnection, redactUrl } from './connection/index.js';
+import { ControlError, ControlServer } from './control/index.js';
 import { CredentialRenewer } from './credentials/renewal.js';
 import { DesiredStateClient, LastKnownGoodStore } from './desired/index.js';
 import { ContainerDriver } from './drivers/container/index.js';
 import { ProcessDriver } from './drivers/process/index.js';
 import { errorMessage, StartupError } from './errors.js';
 import type { Logger } from './logger.js';
+import { AgentMethods } from './methods/index.js';
 import { Presence } from './presence/index.js';
 import { StateReporter } from './reporting/index.js';
 import { Runtime } from './runtime/index.js';
@@ -44,6 +46,11 @@ export class Agent {
   readonly desired: DesiredStateClient;
   private readonly lastKnownGood: LastKnownGoodStore;
   private readonly reporter: StateReporter;
+  /** The device CLI's way in (list, logs, restart, deploy); also keeps a second agent off the same state dir. */
+  private readonly control: ControlServer;
+  /** ping, restartModule, getModuleLogs and logs streams for the cloud. */
+  private readonly methods: AgentMethods;
+  private readonly startedAt = new Date();
   private stopping: Promise<StopResult> | null = null;
 
   constructor(config: AgentConfig, log: Logger) {
@@ -108,6 +115,28 @@ export class Agent {
       log,
       lastKnownGood: this.lastKnownGood,
     });
+    this.control = new ControlServer({
+      socketPath: config.controlSocket,
+      runtime: this.runtime,
+      applyLocal: (input) => this.desired.applyLocal(input),
+      status: () => ({
+        deviceId: config.deviceId,
+        agentVersion: AGENT_VERSION,
+        pid: process.pid,
+        startedAt: this.startedAt.toISOString(),
+        uptimeSecs: Math.floor((Date.now() - this.startedAt.getTime()) / 1000),
+        connected: this.connection.current() !== null,
+      }),
+      log,
+    });
+    this.methods = new AgentMethods({
+      deviceId: config.deviceId,
+      agentVersion: AGENT_VERSION,
+      bootId: this.presence.bootId,
+      connection: this.connection,
+      runtime: this.runtime,
+      log,
+    });
   }
 
   /**
@@ -116,6 +145,14 @@ export class Agent {
    */
   async start(): Promise<void> {
     const stateDir = await prepareStateDir(this.config.stateDir);
+    // The control socket first: holding it is what keeps a second agent on this state dir from adopting (and then
+    // fighting over) the first one's modules, so that agent stops here, before it touches anything.
+    try {
+      await this.control.start();
+    } catch (err) {
+      if (err instanceof ControlError) throw new StartupError('STATE_DIR_UNUSABLE', [err.message], { cause: err });
+      throw err;
+    }
     if (stateDir.accessibleToOthers) {
       this.log.warn(
         { code: 'STATE_DIR_PERMISSIONS', stateDir: stateDir.path },
@@ -156,6 +193,7 @@ export class Agent {
     }
     this.presence.start();
     this.renewer?.start();
+    this.methods.start();
     // Modules a previous run started are adopted before any deployment arrives; the last-known-good (applied by the
     // desired-state client at once, offline too) is the rollback target until an update proves good.
     await this.runtime.start({ lastKnownGood: await this.lastKnownGood.load() });
@@ -172,6 +210,9 @@ export class Agent {
 
   private async shutdown(reason: string): Promise<StopResult> {
     this.log.info({ reason }, 'shutting down');
+    // The CLI sees "not running" from here on rather than a runtime that refuses everything.
+    this.methods.stop();
+    await this.control.close();
     this.presence.stop();
     this.renewer?.stop();
     this.desired.stop();
