@@ -178,6 +178,8 @@ function agentConfig(name, natsUrl) {
     stateDir: join(dir, 'state'),
     controlSocket: join(dir, 'agent.sock'),
     allowUnsignedLocal: true,
+    // As root the agent runs modules as an unprivileged user; the bench does not create one on this machine.
+    ...(process.getuid?.() === 0 ? { moduleUser: 'nobody' } : {}),
   };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   return { configPath, config };

@@ -1,7 +1,25 @@
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
-import { type NatsServerHandle, spawnProcess, startNatsServer, waitFor } from '@outpost/testing';
+import {
+  type ContainerEngineHandle,
+  isAlive,
+  killByPid,
+  type NatsServerHandle,
+  spawnProcess,
+  startContainerEngine,
+  startNatsServer,
+  waitFor,
+} from '@outpost/testing';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordDevice, uniqueDeviceId, waitForLog, writeConfig } from './helpers.js';
@@ -29,6 +47,7 @@ let nats: NatsServerHandle;
 let cloud: NatsConnection;
 let dir: string;
 let installed: string;
+let engine: ContainerEngineHandle | undefined;
 
 /** Every directory from `dir` up to the filesystem root that holds a node_modules the bundle could resolve from. */
 function nodeModulesAbove(start: string): string[] {
@@ -61,6 +80,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await engine?.stop();
   await cloud?.close();
   await nats?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -91,6 +111,10 @@ describe('the bundled agent (dist/outpost-agent.mjs)', () => {
       expect(meta.packages).toContain(dependency);
     }
     if (meta.packages.includes('dockerode')) expect(meta.packages).toContain('ssh2');
+    // dockerode's BuildKit-only gRPC/protobuf stack is replaced by a stand-in (the agent never builds images).
+    for (const buildOnly of ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs']) {
+      expect(meta.packages).not.toContain(buildOnly);
+    }
     // The creds armour comes from the dependency-light entry: the JWT library stays out of the device.
     expect(meta.packages).not.toContain('@nats-io/jwt');
     process.stdout.write(
@@ -140,4 +164,83 @@ describe('the bundled agent (dist/outpost-agent.mjs)', () => {
       await agent.kill();
     }
   });
+
+  it('deploys a process and a container module through its own CLI, dockerode working without its native parts', async () => {
+    // A real engine (private podman): the bundle's dockerode must list, create, start and pull through it.
+    engine = await startContainerEngine();
+    const deviceId = uniqueDeviceId('bundle-modules');
+    const configPath = join(dir, 'modules.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        deviceId,
+        natsUrl: nats.url,
+        stateDir: 'modules-state',
+        allowUnsignedLocal: true,
+        containers: { dockerHost: engine.dockerHost },
+        // As root, modules run as an unprivileged user; the test does not create outpost-modules on this machine.
+        ...(process.getuid?.() === 0 ? { moduleUser: 'nobody' } : {}),
+      }),
+    );
+    const agent = await spawnProcess(process.execPath, [installed, 'run', '--config', configPath], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      readyWhen: /"msg":"agent started"/,
+      readyTimeoutMs: 30_000,
+    });
+    try {
+      const manifestPath = join(dir, 'manifest.json');
+      const deploy = async (modules: Record<string, unknown>) => {
+        writeFileSync(manifestPath, JSON.stringify({ schemaVersion: '1.0', modules }));
+        const result = await runBundle(['deploy', '--file', manifestPath, '--config', configPath, '--json']);
+        return { ...result, outcome: JSON.parse(result.output) as { code: number; description: string } };
+      };
+      const modules = {
+        ticker: { type: 'process', process: { command: '/bin/sh', args: ['-c', 'exec sleep 100000'] } },
+        boxed: {
+          type: 'container',
+          container: { image: engine.image, pullPolicy: 'never', createOptions: { Cmd: ['sleep', '100000'] } },
+        },
+      };
+      const applied = await deploy(modules);
+      expect(applied.outcome).toMatchObject({ code: 200 });
+      expect(applied.code).toBe(0);
+      const list = await runBundle(['list', '--config', configPath, '--json']);
+      expect(list.code).toBe(0);
+      const listed = JSON.parse(list.output) as { modules: Array<{ name: string; type: string; status: string }> };
+      expect(
+        listed.modules
+          .map(({ name, type, status }) => ({ name, type, status }))
+          .sort((a, b) => a.name.localeCompare(b.name)),
+      ).toEqual([
+        { name: 'boxed', type: 'container', status: 'running' },
+        { name: 'ticker', type: 'process', status: 'running' },
+      ]);
+      const running = await engine.podman(['ps', '--filter', 'status=running', '--format', '{{.Names}}']);
+      expect(running.split('\n')).toContain('outpost-boxed');
+
+      // A pull (dockerode's pull and docker-modem's progress stream) from a registry that does not exist fails with
+      // the engine's reason, not with a module missing from the bundle.
+      const pulled = await deploy({
+        ...modules,
+        remote: {
+          type: 'container',
+          container: { image: 'registry.outpost-test.invalid/sensor:1', pullPolicy: 'on-create' },
+        },
+      });
+      expect(pulled.outcome.code).not.toBe(200);
+      expect(pulled.output).toMatch(/registry\.outpost-test\.invalid/);
+      expect(pulled.output).not.toMatch(/not in the outpost-agent bundle|Cannot find module/);
+
+      // An empty deployment removes both (modules outlive the agent by design, so they go this way).
+      expect((await deploy({})).outcome).toMatchObject({ code: 200 });
+      expect(await engine.podman(['ps', '--all', '--format', '{{.Names}}'])).not.toContain('outpost-boxed');
+    } finally {
+      await agent.stop('SIGTERM');
+      // If the test failed before the empty deployment, its process module still runs: end it by its recorded pid.
+      const record = join(dir, 'modules-state', 'modules', 'ticker', 'instance.json');
+      const pid = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as { pid: number | null }).pid : null;
+      if (pid !== null && isAlive(pid)) killByPid(pid, 'SIGKILL');
+    }
+  }, 240_000);
 });
