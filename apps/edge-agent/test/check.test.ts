@@ -4,12 +4,14 @@ import {
   type ContainerEngineHandle,
   getFreePort,
   type SecureNatsServerHandle,
+  spawnProcess,
   startContainerEngine,
   startSecureNatsServer,
   waitFor,
 } from '@outpost/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, removeTempDirs, runCli, uniqueDeviceId, writeConfig } from './helpers.js';
+import type { ListResult } from '../src/control/index.js';
+import { CLI_PATH, makeTempDir, removeTempDirs, runCli, uniqueDeviceId, writeConfig } from './helpers.js';
 
 /**
  * `outpost-agent check` against a real secure nats-server (operator mode, TLS), real device credentials and a real
@@ -206,6 +208,54 @@ describe('outpost-agent check', () => {
     expect(containers.level).toBe('warn');
     expect(containers.detail).toMatch(/no container engine at unix:\/\/.*none\.sock.*no container module is deployed/);
     expect(containers.hint).toMatch(/containers\.dockerHost/);
+  });
+
+  it('fails on the container engine once it is gone while a container module is deployed (asking the running agent)', async () => {
+    const ownEngine = await startContainerEngine();
+    const { dir, configPath } = await deviceDir({
+      config: { containers: { dockerHost: ownEngine.dockerHost }, allowUnsignedLocal: true },
+    });
+    const agent = await spawnProcess(process.execPath, [CLI_PATH, 'run', '--config', configPath], {
+      readyWhen: /"msg":"control socket listening"/,
+    });
+    try {
+      writeFileSync(
+        join(dir, 'camera.json'),
+        JSON.stringify({
+          schemaVersion: '1.0',
+          modules: {
+            camera: {
+              type: 'container',
+              container: { image: ownEngine.image, pullPolicy: 'never', createOptions: { Cmd: ['sleep', '3600'] } },
+            },
+          },
+        }),
+      );
+      const deploy = await runCli(['deploy', '--file', join(dir, 'camera.json'), '--config', configPath]);
+      expect(deploy.code, deploy.output).toBe(0);
+      await waitFor(
+        async () => {
+          const list = await runCli(['list', '--json', '--config', configPath]);
+          return (JSON.parse(list.output) as ListResult).modules.some(
+            (m) => m.name === 'camera' && m.status === 'running',
+          );
+        },
+        { timeoutMs: 60_000, what: 'the camera container running' },
+      );
+      const healthy = await check(configPath);
+      expect(line(healthy.lines, 'containers').level).toBe('ok');
+
+      await ownEngine.stop();
+      const { code, lines } = await check(configPath);
+      expect(code).toBe(1);
+      const containers = line(lines, 'containers');
+      expect(containers.level).toBe('fail');
+      expect(containers.detail).toMatch(/container modules are deployed: camera$/);
+      expect(containers.hint).toMatch(/start the engine/);
+    } finally {
+      await agent.stop('SIGTERM', 15_000);
+      await ownEngine.stop().catch(() => undefined);
+    }
   });
 
   it('fails on an invalid config, naming the field, and exits 2 without --config', async () => {

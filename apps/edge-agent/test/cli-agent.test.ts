@@ -1,8 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  decodeMessage,
   encodeMessage,
   GetModuleLogsResult,
+  LogsChunkV1,
+  LogsRequestV1,
+  type MessageData,
   MethodReplyV1,
   MethodRequestV1,
   PingResult,
@@ -59,6 +63,8 @@ beforeAll(async () => {
     allowUnsignedLocal: true,
     // Tests run as root here: modules then run as an unprivileged user, never root.
     moduleUser: 'nobody',
+    // No engine here: a container module can be deployed but not run (check must then fail, not warn).
+    containers: { dockerHost: `unix://${join(dir, 'no-engine.sock')}` },
   });
   agent = await spawnProcess(process.execPath, [CLI_PATH, 'run', '--config', configPath], {
     readyWhen: /"msg":"control socket listening"/,
@@ -212,6 +218,28 @@ describe('outpost-agent CLI against a running agent', () => {
     expect(missing.ok ? null : missing.error.code).toBe('NOT_FOUND');
   });
 
+  it('streams logs.request chunks from the running agent', async () => {
+    const streamId = `cli${Date.now()}`;
+    const chunks: MessageData<typeof LogsChunkV1>[] = [];
+    const sub = cloud.subscribe(subjects.device.logsChunk(deviceId, streamId), {
+      callback: (err, msg) => {
+        if (!err) chunks.push(decodeMessage(LogsChunkV1, msg.data));
+      },
+    });
+    await cloud.flush();
+    cloud.publish(
+      subjects.device.logsRequest(deviceId),
+      encodeMessage(LogsRequestV1, { streamId, module: 'ticker', tail: 4 }),
+    );
+    await waitFor(() => chunks.some((chunk) => chunk.final), { what: 'the final logs chunk' });
+    sub.unsubscribe();
+    expect(chunks[0]).toMatchObject({ seq: 0, lines: [], final: false });
+    expect(chunks.map((chunk) => chunk.seq)).toEqual(chunks.map((_, index) => index));
+    const lines = chunks.flatMap((chunk) => chunk.lines.map((line) => line.text));
+    expect(lines).toHaveLength(4);
+    for (const text of lines) expect(text).toMatch(/^tick \d+$/);
+  });
+
   it('fails clearly: unknown module, refused deployment, unreadable file, bad usage', async () => {
     const ghost = await runCli(['restart', 'ghost', '--config', configPath]);
     expect(ghost.code).toBe(1);
@@ -245,6 +273,30 @@ describe('outpost-agent CLI against a running agent', () => {
     expect(second.output()).toMatch(/control socket .*agent\.sock is in use: another outpost-agent is running/);
     const list = await listJson();
     expect(list.modules.every((module) => module.status === 'running')).toBe(true);
+  });
+
+  it('check fails the container engine line when a deployment with a container module failed for want of an engine', async () => {
+    const withContainer = {
+      ...MANIFEST,
+      modules: { ...MANIFEST.modules, camera: { type: 'container', container: { image: 'localhost/camera:1' } } },
+    };
+    writeFileSync(join(dir, 'with-container.json'), JSON.stringify(withContainer));
+    const deploy = await runCli(['deploy', '--file', join(dir, 'with-container.json'), '--config', configPath]);
+    // Refused as a whole: the camera cannot run without an engine, and the process modules are left as they were.
+    expect(deploy.code, deploy.output).toBe(1);
+    expect(deploy.output).toMatch(/deployment failed \(500\): .*camera.*ENGINE_UNAVAILABLE/);
+    const list = await listJson();
+    expect(list.modules.map((module) => module.name).sort()).toEqual(['greeter', 'ticker']);
+    expect(list.modules.every((module) => module.status === 'running')).toBe(true);
+
+    const { code, output } = await runCli(['check', '--config', configPath, '--timeout', '3000']);
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /^fail containers: no container engine at unix:\/\/.*no-engine\.sock.*the last deployment failed for it: v\d+ \(500\)$/m,
+    );
+    expect(output).toMatch(/fix: start the engine/);
+    // Plain dev NATS is reachable, but only with a warning.
+    expect(output).toMatch(/^warn nats nats:\/\/127\.0\.0\.1:\d+: connected without a credential \(plaintext, no TLS/m);
   });
 
   it('says the agent is not running, naming the socket and how to start it, once it stopped', async () => {

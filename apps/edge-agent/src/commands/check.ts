@@ -612,13 +612,21 @@ async function checkContainerEngine(config: AgentConfig, timeoutMs: number): Pro
     const answer = await pingEngine(endpoint, timeoutMs);
     return { check, level: 'ok', detail: `container engine at ${endpoint} ${answer}` };
   } catch (err) {
-    const containerModules = await deployedContainerModules(config, timeoutMs);
+    const { modules: containerModules, engineRefused } = await deployedContainerModules(config, timeoutMs);
     const hint = `start the engine (\`systemctl start docker\`, or \`podman system service unix://…\`) or set containers.dockerHost in the config (or DOCKER_HOST)`;
     if (containerModules.length > 0) {
       return {
         check,
         level: 'fail',
         detail: `no container engine at ${endpoint} (${errorMessage(err)}), and container modules are deployed: ${containerModules.join(', ')}`,
+        hint,
+      };
+    }
+    if (engineRefused) {
+      return {
+        check,
+        level: 'fail',
+        detail: `no container engine at ${endpoint} (${errorMessage(err)}), and the last deployment failed for it: ${engineRefused}`,
         hint,
       };
     }
@@ -631,13 +639,27 @@ async function checkContainerEngine(config: AgentConfig, timeoutMs: number): Pro
   }
 }
 
-/** Container modules the device runs: from the running agent when it answers, else from the last-known-good. */
-async function deployedContainerModules(config: AgentConfig, timeoutMs: number): Promise<string[]> {
+/**
+ * Container modules the device runs: from the running agent when it answers, else from the last-known-good. With the
+ * agent running, also the deployment it could not apply for want of an engine (its description carries the driver's
+ * ENGINE_UNAVAILABLE code), since such a deployment leaves no container module behind to show.
+ */
+async function deployedContainerModules(
+  config: AgentConfig,
+  timeoutMs: number,
+): Promise<{ modules: string[]; engineRefused: string | null }> {
   const byType = (modules: Iterable<[string, ModuleType]>) =>
     [...modules].filter(([, type]) => type === 'container').map(([name]) => name);
   try {
     const list = await new ControlClient(config.controlSocket).request({ op: 'list' }, timeoutMs);
-    return byType(list.modules.map((module) => [module.name, module.type]));
+    const { deployment } = list;
+    return {
+      modules: byType(list.modules.map((module) => [module.name, module.type])),
+      engineRefused:
+        deployment.code !== 200 && deployment.description.includes('ENGINE_UNAVAILABLE')
+          ? `v${deployment.version} (${deployment.code})`
+          : null,
+    };
   } catch {
     // Not running: fall back to what it would start on boot.
   }
@@ -649,9 +671,12 @@ async function deployedContainerModules(config: AgentConfig, timeoutMs: number):
       log: pino({ level: 'silent' }),
     });
     const deployment = await store.load();
-    if (!deployment) return [];
-    return byType(Object.entries(deployment.manifest.modules).map(([name, module]) => [name, module.type]));
+    if (!deployment) return { modules: [], engineRefused: null };
+    return {
+      modules: byType(Object.entries(deployment.manifest.modules).map(([name, module]) => [name, module.type])),
+      engineRefused: null,
+    };
   } catch {
-    return [];
+    return { modules: [], engineRefused: null };
   }
 }
