@@ -98,13 +98,8 @@ export class ArtifactStore {
           callback(null, chunk);
         },
       });
-      const file = await open(temp, 'w', 0o600);
-      try {
-        await pipeline(source, hashing, createWriteStream('', { fd: file, autoClose: false }));
-        await file.sync();
-      } finally {
-        await file.close();
-      }
+      await pipeline(source, hashing, createWriteStream(temp, { mode: 0o600 }));
+      await fsyncFile(temp);
       const actual = hash.digest('hex');
       if (actual !== artifact.sha256) {
         throw new DriverError(
@@ -178,13 +173,14 @@ export class ArtifactStore {
 
   /** Unpacks into a temp dir next to `dir`, then renames it into place, so `dir` exists only when complete. */
   async #unpack(cached: string, ref: string, dir: string): Promise<void> {
+    const tarball = await isTarball(cached);
+    if (tarball) await checkTarEntries(cached, ref);
     const parent = join(dir, '..');
     await mkdir(parent, { recursive: true, mode: 0o711 });
     const temp = `${dir}.unpack-${randomBytes(4).toString('hex')}`;
     await mkdir(temp, { mode: 0o755 });
     try {
-      if (await isTarball(cached)) {
-        await checkTarEntries(cached, ref);
+      if (tarball) {
         await run('tar', ['-x', '--no-same-owner', '-f', cached, '-C', temp], ref);
       } else {
         const parsed = parseArtifactRef(ref);
@@ -205,7 +201,13 @@ export class ArtifactStore {
       // Readable (and traversable) by the module's user, writable by nobody but the agent.
       await run('chmod', ['-R', 'u+rwX,go+rX,go-w', temp], ref);
       await chmod(temp, 0o755);
-      await rename(temp, dir);
+      try {
+        await rename(temp, dir);
+      } catch (err) {
+        // Another prepare of the same module and artifact finished first: its dir is as good as ours.
+        if (!(await exists(dir))) throw err;
+        await rm(temp, { recursive: true, force: true });
+      }
       await fsyncDir(parent);
     } catch (err) {
       await rm(temp, { recursive: true, force: true });
@@ -252,6 +254,15 @@ async function readdirOrEmpty(path: string) {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
   }
 }
 

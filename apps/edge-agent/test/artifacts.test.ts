@@ -1,0 +1,316 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { ProcessModule } from '@outpost/manifest';
+import { artifactRef } from '@outpost/protocol';
+import { type NatsServerHandle, startNatsServer, waitFor } from '@outpost/testing';
+import { connect, type NatsConnection } from 'nats';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../src/artifacts/index.js';
+import { ProcessDriver } from '../src/drivers/process/index.js';
+import { DriverError } from '../src/runtime/contracts.js';
+import { makeTempDir, removeTempDirs } from './helpers.js';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/** A dir the `nobody` module user can traverse (mkdtemp makes 0700 dirs). */
+function traversableDir(): string {
+  const dir = makeTempDir();
+  chmodSync(dir, 0o711);
+  return dir;
+}
+
+/** A tar.gz made with the system tar from `files` (name → content; names ending in '/' are dirs). */
+function makeTarball(files: Record<string, string>, extraTarArgs: string[] = []): Buffer {
+  const src = makeTempDir();
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(src, name);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, content, { mode: name.endsWith('.sh') ? 0o700 : 0o600 });
+  }
+  const out = join(makeTempDir(), 'a.tar.gz');
+  execFileSync('tar', ['-czf', out, '-C', src, ...extraTarArgs, ...Object.keys(files)]);
+  return readFileSync(out);
+}
+
+function storeIn(modulesDir: string, options: Partial<ConstructorParameters<typeof ArtifactStore>[0]> = {}) {
+  return new ArtifactStore({ modulesDir, ...options });
+}
+
+const isCode = (code: string) => (err: unknown) => err instanceof DriverError && err.code === code;
+
+afterAll(removeTempDirs);
+
+describe('ArtifactStore: file refs', () => {
+  it('unpacks a tar.gz (detected by content) into a versioned dir readable by modules, and caches it', async () => {
+    const tarball = makeTarball({ 'bin/run.sh': '#!/bin/sh\necho from-artifact\n', 'conf/settings.json': '{"a":1}' });
+    const file = join(makeTempDir(), 'release-without-extension');
+    writeFileSync(file, tarball);
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir);
+    const digest = sha256(tarball);
+    const dir = await store.ensure('sensor', { ref: `file://${file}`, sha256: digest });
+    expect(dir).toBe(join(modulesDir, 'sensor', digest.slice(0, 16)));
+    expect(readFileSync(join(dir, 'conf', 'settings.json'), 'utf8')).toBe('{"a":1}');
+    // 0600/0700 in the archive, but the module user must read them; nobody but the agent writes them.
+    expect(statSync(join(dir, 'conf', 'settings.json')).mode & 0o777).toBe(0o644);
+    expect(statSync(join(dir, 'bin', 'run.sh')).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dir, 'bin', 'run.sh')).uid).toBe(process.getuid?.());
+    expect(readFileSync(store.cachedPath(digest))).toEqual(tarball);
+  });
+
+  it('stores anything else as one executable file named after the ref', async () => {
+    const binary = '#!/bin/sh\necho single\n';
+    const file = join(makeTempDir(), 'sensor-bin');
+    writeFileSync(file, binary);
+    const store = storeIn(join(traversableDir(), 'modules'));
+    const dir = await store.ensure('single', { ref: `file://${file}`, sha256: sha256(binary) });
+    expect(readdirSync(dir)).toEqual(['sensor-bin']);
+    expect(statSync(join(dir, 'sensor-bin')).mode & 0o777).toBe(0o755);
+    expect(execFileSync(join(dir, 'sensor-bin'), { encoding: 'utf8' })).toBe('single\n');
+  });
+
+  it('refuses an artifact whose sha256 differs, naming both, and leaves nothing behind', async () => {
+    const file = join(makeTempDir(), 'tampered');
+    writeFileSync(file, 'evil bytes');
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir);
+    const expected = sha256('good bytes');
+    const error = await store.ensure('victim', { ref: `file://${file}`, sha256: expected }).catch((err) => err);
+    expect(error).toBeInstanceOf(DriverError);
+    expect(error.code).toBe('ARTIFACT_SHA256_MISMATCH');
+    expect(error.message).toContain(expected);
+    expect(error.message).toContain(sha256('evil bytes'));
+    expect(readdirSync(join(modulesDir, '.artifacts'))).toEqual([]);
+    expect(existsSync(join(modulesDir, 'victim'))).toBe(false);
+  });
+
+  it('refuses archives with entries escaping their dir', async () => {
+    const src = makeTempDir();
+    writeFileSync(join(src, 'x'), 'x');
+    const out = join(makeTempDir(), 'evil.tar');
+    // GNU tar keeps `..` in names with -P; the agent must refuse such an archive before extracting anything.
+    execFileSync('tar', ['-cPf', out, '-C', src, 'x', `${src}/../${src.split('/').pop()}/x`]);
+    const data = readFileSync(out);
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir);
+    await expect(store.ensure('evil', { ref: `file://${out}`, sha256: sha256(data) })).rejects.toSatisfy(
+      isCode('ARTIFACT_UNSAFE'),
+    );
+    expect(existsSync(join(modulesDir, 'evil'))).toBe(false);
+
+    // A symlink pointing out of the artifact dir (a later entry could write through it).
+    const linkSrc = makeTempDir();
+    symlinkSync('/etc', join(linkSrc, 'etc-link'));
+    const linkTar = join(makeTempDir(), 'link.tar');
+    execFileSync('tar', ['-cf', linkTar, '-C', linkSrc, 'etc-link']);
+    const linkData = readFileSync(linkTar);
+    await expect(store.ensure('linky', { ref: `file://${linkTar}`, sha256: sha256(linkData) })).rejects.toSatisfy(
+      (err) => isCode('ARTIFACT_UNSAFE')(err) && (err as Error).message.includes('/etc'),
+    );
+    expect(existsSync(join(modulesDir, 'linky'))).toBe(false);
+  });
+
+  it('a missing file is ARTIFACT_UNAVAILABLE; a bad ref is ARTIFACT_REF_INVALID', async () => {
+    const store = storeIn(join(traversableDir(), 'modules'));
+    const digest = sha256('x');
+    await expect(store.ensure('m', { ref: 'file:///no/such/artifact', sha256: digest })).rejects.toSatisfy(
+      isCode('ARTIFACT_UNAVAILABLE'),
+    );
+    await expect(store.ensure('m', { ref: 'ftp://host/a', sha256: digest })).rejects.toSatisfy(
+      isCode('ARTIFACT_REF_INVALID'),
+    );
+  });
+
+  it('cleanup deletes what no kept module uses', async () => {
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir);
+    const refs = ['one', 'two'].map((content) => {
+      const file = join(makeTempDir(), content);
+      writeFileSync(file, content);
+      return { ref: `file://${file}`, sha256: sha256(content) };
+    });
+    const [one, two] = refs as [(typeof refs)[0], (typeof refs)[0]];
+    const dirOne = await store.ensure('a', one);
+    const dirTwo = await store.ensure('a', two);
+    const dirB = await store.ensure('b', two);
+    await store.cleanup(new Map([['a', two.sha256]]));
+    expect(existsSync(dirOne)).toBe(false);
+    expect(existsSync(dirTwo)).toBe(true);
+    expect(existsSync(dirB)).toBe(false);
+    expect(existsSync(store.cachedPath(one.sha256))).toBe(false);
+    expect(existsSync(store.cachedPath(two.sha256))).toBe(true);
+  });
+});
+
+describe('ArtifactStore: https refs', () => {
+  let server: Server;
+  let caFile: string;
+  let baseUrl: string;
+  let requests = 0;
+  const body = makeTarball({ 'hello.txt': 'over https' });
+
+  beforeAll(async () => {
+    const dir = makeTempDir();
+    caFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        caFile,
+      ],
+      { stdio: 'ignore' },
+    );
+    server = createServer({ key: readFileSync(keyFile), cert: readFileSync(caFile) }, (req, res) => {
+      requests++;
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: '/artifact.tgz' }).end();
+      } else if (req.url === '/artifact.tgz') {
+        res.writeHead(200).end(body);
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('downloads over https with an extra CA, following a redirect, and only once', async () => {
+    const store = storeIn(join(traversableDir(), 'modules'), { httpsCaFile: caFile });
+    const before = requests;
+    const dir = await store.ensure('web', { ref: `${baseUrl}/moved`, sha256: sha256(body) });
+    expect(readFileSync(join(dir, 'hello.txt'), 'utf8')).toBe('over https');
+    expect(requests - before).toBe(2);
+    await store.ensure('web', { ref: `${baseUrl}/moved`, sha256: sha256(body) });
+    expect(requests - before).toBe(2);
+  });
+
+  it('refuses a server it does not trust, and a 404, as ARTIFACT_UNAVAILABLE', async () => {
+    const untrusting = storeIn(join(traversableDir(), 'modules'));
+    await expect(untrusting.ensure('web', { ref: `${baseUrl}/artifact.tgz`, sha256: sha256(body) })).rejects.toSatisfy(
+      (err) => isCode('ARTIFACT_UNAVAILABLE')(err) && /certificate/i.test((err as Error).message),
+    );
+    const trusting = storeIn(join(traversableDir(), 'modules'), { httpsCaFile: caFile });
+    await expect(trusting.ensure('web', { ref: `${baseUrl}/missing`, sha256: sha256(body) })).rejects.toSatisfy(
+      (err) => isCode('ARTIFACT_UNAVAILABLE')(err) && (err as Error).message.includes('404'),
+    );
+  });
+});
+
+describe('ArtifactStore: object store refs', () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    nats = await startNatsServer({ jetstream: true });
+    nc = await connect({ servers: nats.url });
+    return async () => {
+      await nc.close();
+      await nats.stop();
+    };
+  });
+
+  it('fetches os://bucket/name on the current connection, then boots offline from the cached copy', async () => {
+    const tarball = makeTarball({ 'run.sh': '#!/bin/sh\necho from-object-store\n' });
+    const objects = await nc.jetstream().views.os('outpost-artifacts');
+    await objects.putBlob({ name: 'sensor-1.0.tgz' }, tarball);
+    const ref = artifactRef('sensor-1.0.tgz');
+    const digest = sha256(tarball);
+
+    let connection: NatsConnection | null = nc;
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir, { connection: () => connection });
+    const dir = await store.ensure('sensor', { ref, sha256: digest });
+    expect(readFileSync(join(dir, 'run.sh'), 'utf8')).toContain('from-object-store');
+
+    // Offline, after the unpacked dir was cleaned: the cached download is enough.
+    connection = null;
+    await store.cleanup(new Map([['sensor', digest]]));
+    await store.cleanup(new Map([['other', digest]]));
+    expect(existsSync(dir)).toBe(false);
+    expect(await store.ensure('sensor', { ref, sha256: digest })).toBe(dir);
+    expect(existsSync(join(dir, 'run.sh'))).toBe(true);
+
+    // Offline without a cached copy: unavailable, saying why.
+    const fresh = storeIn(join(traversableDir(), 'modules'), { connection: () => null });
+    await expect(fresh.ensure('sensor', { ref, sha256: digest })).rejects.toSatisfy(
+      (err) => isCode('ARTIFACT_UNAVAILABLE')(err) && (err as Error).message.includes('not connected'),
+    );
+    // Online, an object that is not there.
+    const online = storeIn(join(traversableDir(), 'modules'), { connection: () => nc });
+    await expect(online.ensure('sensor', { ref: artifactRef('missing.tgz'), sha256: digest })).rejects.toSatisfy(
+      (err) => isCode('ARTIFACT_UNAVAILABLE')(err) && (err as Error).message.includes('missing.tgz'),
+    );
+  });
+
+  it('a process module runs its command from its unpacked artifact, as the module user', async () => {
+    const tarball = makeTarball({
+      'bin/run.sh': '#!/bin/sh\necho "running $(id -u) in $(pwd)"; cat conf.txt\n',
+      'conf.txt': 'configured',
+    });
+    const objects = await nc.jetstream().views.os('outpost-artifacts');
+    await objects.putBlob({ name: 'app-2.tgz' }, tarball);
+    const modulesDir = join(traversableDir(), 'modules');
+    const driver = new ProcessDriver({
+      modulesDir,
+      deviceId: 'dev-art',
+      moduleUser: 'nobody',
+      logger: pino({ level: 'silent' }),
+      connection: () => nc,
+    });
+    const exits: Array<number | null> = [];
+    driver.onExit((_name, code) => exits.push(code));
+    const module = ProcessModule.parse({
+      type: 'process',
+      process: { command: 'bin/run.sh', artifact: { ref: artifactRef('app-2.tgz'), sha256: sha256(tarball) } },
+    });
+    try {
+      await driver.prepare('app', module);
+      await driver.createAndStart('app', module, 'spec-app');
+      await waitFor(() => exits.length > 0, { what: 'exit' });
+      const dir = join(modulesDir, 'app', sha256(tarball).slice(0, 16));
+      const uid = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+      expect((await driver.logs('app', {})).map((l) => l.text)).toEqual([`running ${uid} in ${dir}`, 'configured']);
+      expect(exits).toEqual([0]);
+      // Cleanup keeps what the deployment uses.
+      await driver.cleanup(new Map([['app', module]]));
+      expect(existsSync(dir)).toBe(true);
+      await driver.remove('app', 1_000);
+      await driver.cleanup(new Map());
+      expect(existsSync(dir)).toBe(false);
+      expect(readdirSync(join(modulesDir, '.artifacts'))).toEqual([]);
+    } finally {
+      await driver.close();
+    }
+  });
+});
