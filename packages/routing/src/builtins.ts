@@ -123,7 +123,7 @@ export function parseNumber(text: string): number {
   }
   const match = /^([+-]?)(\d[\d,]*)?(\.\d*)?(?:[eE]([+-]?\d+))?([+-]?)$/.exec(body);
   if (match === null) {
-    const special = /^([+-]?)(infinity|∞)$/i.exec(body);
+    const special = /^([+-]?)(infinity|\u221E)$/i.exec(body);
     if (special === null || negative) return Number.NaN;
     return special[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   }
