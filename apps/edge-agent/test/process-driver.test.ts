@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Module, ProcessModule } from '@outpost/manifest';
-import { waitFor } from '@outpost/testing';
+import { spawnProcess, waitFor } from '@outpost/testing';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ProcessDriver, type ProcessDriverOptions } from '../src/drivers/process/index.js';
@@ -60,10 +60,11 @@ function exitsOf(driver: ProcessDriver): Array<{ name: string; exitCode: number 
   return exits;
 }
 
+/** Running, per /proc: a zombie (exited, not reaped yet by whoever inherited it) is gone for our purposes. */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
   } catch {
     return false;
   }
@@ -207,6 +208,40 @@ describe('ProcessDriver: lifecycle', () => {
 });
 
 describe('ProcessDriver: agent restarts', () => {
+  it('a module outlives a SIGKILLed agent, keeps writing its logs, and the next agent adopts it', async () => {
+    const dir = modulesDir();
+    const fixture = new URL('./fixtures/process/agent-with-module.mjs', import.meta.url).pathname;
+    const agent = await spawnProcess(process.execPath, [fixture, dir, 'outliver'], { readyWhen: /"runtimeId"/ });
+    const instance = JSON.parse(agent.output().trim().split('\n').at(-1) ?? '{}') as { runtimeId: string };
+    const pid = Number(instance.runtimeId);
+    await agent.kill();
+
+    // No pipe to the dead agent: the module still runs and both its streams keep growing.
+    const next = newDriver(dir);
+    started.push({ driver: next, name: 'outliver' });
+    const count = async (stream: 'stdout' | 'stderr') =>
+      (await next.logs('outliver', {})).filter((l) => l.stream === stream).length;
+    const before = { stdout: await count('stdout'), stderr: await count('stderr') };
+    await waitFor(
+      async () => (await count('stdout')) > before.stdout + 5 && (await count('stderr')) > before.stderr + 5,
+      {
+        what: 'the module writing after the agent died',
+      },
+    );
+    expect(isAlive(pid)).toBe(true);
+    const [adopted] = await next.list();
+    expect(adopted).toMatchObject({
+      name: 'outliver',
+      state: 'running',
+      runtimeId: String(pid),
+      specHash: 'spec-restart',
+    });
+    const exits = exitsOf(next);
+    await next.stop('outliver', 5_000);
+    expect(isAlive(pid)).toBe(false);
+    expect(exits).toEqual([{ name: 'outliver', exitCode: null }]);
+  });
+
   it('a second driver over the same dir adopts the running module, never starts it twice, and sees its exit', async () => {
     const dir = modulesDir();
     const first = newDriver(dir);
