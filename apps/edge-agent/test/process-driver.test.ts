@@ -267,6 +267,7 @@ describe('ProcessDriver: agent restarts', () => {
     expect(exits).toEqual([{ name: 'survivor', exitCode: null }]);
     const [after] = await second.list();
     expect(after).toMatchObject({ state: 'exited', exitCode: null });
+    expect(after?.statusDescription).toMatch(/exit code unknown/);
   });
 
   it('stop on an adopted module terminates it', async () => {
@@ -292,7 +293,11 @@ describe('ProcessDriver: agent restarts', () => {
     const record = JSON.parse(readFileSync(recordFile, 'utf8'));
     writeFileSync(recordFile, JSON.stringify({ ...record, pid: process.pid, pidStartTime: '1', exited: false }));
     const fresh = newDriver(dir);
-    expect((await fresh.list())[0]).toMatchObject({ state: 'exited', exitCode: null });
+    expect((await fresh.list())[0]).toMatchObject({
+      state: 'exited',
+      exitCode: null,
+      statusDescription: 'exited while the agent was not running: exit code unknown',
+    });
     expect(isAlive(process.pid)).toBe(true);
   });
 

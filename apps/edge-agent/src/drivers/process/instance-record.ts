@@ -24,6 +24,8 @@ export interface InstanceRecord {
   readonly exitedAt: string | null;
   /** True once the exit was recorded (observed or found dead); false while it may be running. */
   readonly exited: boolean;
+  /** Why exitCode is null after an exit (adopted process, or found dead), for statusDescription. */
+  readonly exitNote?: string | null;
 }
 
 export const RECORD_FILE = 'instance.json';

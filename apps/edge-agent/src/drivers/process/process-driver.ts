@@ -57,6 +57,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 const INHERITED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
 
 const ADOPTED_NOTE = 'adopted from a previous agent run: its exit code will not be known';
+const ADOPTED_EXIT_NOTE = 'exited after being adopted from a previous agent run: exit code unknown';
 const EXITED_UNSEEN_NOTE = 'exited while the agent was not running: exit code unknown';
 
 /** A running process the driver waits on: its own child (exit event) or an adopted one (polled in /proc). */
@@ -353,10 +354,10 @@ export class ProcessDriver implements ModuleDriver {
     }
     const updated = await this.#update(name, (current) =>
       current && current.pid === record.pid && !current.exited
-        ? { ...current, exited: true, exitCode: null, exitSignal: null, exitedAt: null }
+        ? { ...current, exited: true, exitCode: null, exitSignal: null, exitedAt: null, exitNote: EXITED_UNSEEN_NOTE }
         : current,
     );
-    return toInstance(updated ?? record, 'exited', undefined, EXITED_UNSEEN_NOTE);
+    return toInstance(updated ?? record, 'exited');
   }
 
   #watch(name: string, pid: number, startTime: string, own: boolean, warnings: readonly string[]): Watch {
@@ -383,7 +384,14 @@ export class ProcessDriver implements ModuleDriver {
     try {
       await this.#update(name, (current) =>
         current && current.pid === watch.pid
-          ? { ...current, exited: true, exitCode, exitSignal: signal, exitedAt }
+          ? {
+              ...current,
+              exited: true,
+              exitCode,
+              exitSignal: signal,
+              exitedAt,
+              exitNote: watch.own ? null : ADOPTED_EXIT_NOTE,
+            }
           : current,
       );
     } catch (err) {
@@ -461,7 +469,11 @@ export class ProcessDriver implements ModuleDriver {
         child.once('error', rejectSpawn);
       });
     } catch (err) {
-      throw new DriverError('MODULE_START_FAILED', `module ${name}: ${errorMessage(err)}`, { cause: err });
+      const hint =
+        (err as NodeJS.ErrnoException).code === 'EACCES' && user.uid !== null
+          ? ` (can user ${user.name} run ${file}? it needs execute permission on it and on every parent dir)`
+          : '';
+      throw new DriverError('MODULE_START_FAILED', `module ${name}: ${errorMessage(err)}${hint}`, { cause: err });
     } finally {
       await stdout.close();
       await stderr.close();
@@ -481,6 +493,7 @@ export class ProcessDriver implements ModuleDriver {
       exitSignal: null,
       exitedAt: null,
       exited: false,
+      exitNote: null,
     }));
     // Queued behind the write above, so an exit is recorded after the start.
     const seen = exit as { code: number | null; signal: NodeJS.Signals | null } | null;
@@ -548,15 +561,10 @@ function asProcessModule(name: string, module: Module): ProcessModule {
   return module;
 }
 
-function toInstance(
-  record: InstanceRecord,
-  state: ModuleInstance['state'],
-  watch?: Watch,
-  note?: string,
-): ModuleInstance {
+function toInstance(record: InstanceRecord, state: ModuleInstance['state'], watch?: Watch): ModuleInstance {
   const notes = [...(watch?.warnings ?? [])];
   if (watch && !watch.own) notes.push(ADOPTED_NOTE);
-  if (note) notes.push(note);
+  if (state === 'exited' && record.exitNote) notes.push(record.exitNote);
   return {
     name: record.name,
     type: 'process',
