@@ -85,7 +85,7 @@ Options:
     if (!values.config) throw new StartupError('USAGE', ['check: --config <file> is required']);
     const timeoutMs = values.timeout === undefined ? DEFAULT_TIMEOUT_MS : Number(values.timeout);
     if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 100) {
-      throw new StartupError('USAGE', [`check: --timeout must be whole milliseconds ≥ 100 (got "${values.timeout}")`]);
+      throw new StartupError('USAGE', [`check: --timeout must be whole milliseconds >= 100 (got "${values.timeout}")`]);
     }
     const json = values.json === true;
     const results: CheckResult[] = [];
@@ -429,7 +429,7 @@ async function checkNats(
     };
   }
   const secure = probe.tlsRequired ? `TLS verified against ${config.caFile ?? 'the system CAs'}` : 'plaintext, no TLS';
-  const detail = `connected${credential ? ` as ${credential.publicKey.slice(0, 8)}…` : ' without a credential'} (${secure}, nats-server ${probe.serverVersion ?? '?'}, ${Date.now() - started} ms)`;
+  const detail = `connected${credential ? ` as ${credential.publicKey.slice(0, 8)}...` : ' without a credential'} (${secure}, nats-server ${probe.serverVersion ?? '?'}, ${Date.now() - started} ms)`;
   if (!probe.tlsRequired) {
     return {
       result: {
@@ -509,7 +509,7 @@ export function checkClock(
       };
     }
     sources.push(
-      `within ${certificate.server}'s certificate validity (${certificate.validFrom.toISOString()} – ${certificate.validTo.toISOString()})`,
+      `within ${certificate.server}'s certificate validity (${certificate.validFrom.toISOString()} to ${certificate.validTo.toISOString()})`,
     );
   }
   if (sources.length === 0) {
@@ -613,7 +613,7 @@ async function checkContainerEngine(config: AgentConfig, timeoutMs: number): Pro
     return { check, level: 'ok', detail: `container engine at ${endpoint} ${answer}` };
   } catch (err) {
     const { modules: containerModules, engineRefused } = await deployedContainerModules(config, timeoutMs);
-    const hint = `start the engine (\`systemctl start docker\`, or \`podman system service unix://…\`) or set containers.dockerHost in the config (or DOCKER_HOST)`;
+    const hint = `start the engine (\`systemctl start docker\`, or \`podman system service unix://...\`) or set containers.dockerHost in the config (or DOCKER_HOST)`;
     if (containerModules.length > 0) {
       return {
         check,

@@ -97,7 +97,7 @@ function printLine(line: LogLine): void {
 function parseTail(value: string): number {
   const tail = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(tail) || tail < 1) {
-    throw new StartupError('USAGE', [`logs: --tail must be a whole number ≥ 1 (got "${value}")`]);
+    throw new StartupError('USAGE', [`logs: --tail must be a whole number >= 1 (got "${value}")`]);
   }
   return tail;
 }
