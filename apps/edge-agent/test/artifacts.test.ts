@@ -8,6 +8,7 @@ import {
   readFileSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -153,6 +154,16 @@ describe('ArtifactStore: file refs', () => {
     expect(existsSync(dirB)).toBe(false);
     expect(existsSync(store.cachedPath(one.sha256))).toBe(false);
     expect(existsSync(store.cachedPath(two.sha256))).toBe(true);
+
+    // Work in progress (a download, an unpack) is left alone; the same left over by a crash an hour ago is not.
+    const fresh = [join(modulesDir, '.artifacts', '.download-fresh'), `${dirTwo}.unpack-fresh`];
+    const stale = [join(modulesDir, '.artifacts', '.download-stale'), `${dirTwo}.unpack-stale`];
+    for (const path of [...fresh, ...stale]) mkdirSync(path);
+    const hourAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const path of stale) utimesSync(path, hourAgo, hourAgo);
+    await store.cleanup(new Map([['a', two.sha256]]));
+    expect(fresh.map(existsSync)).toEqual([true, true]);
+    expect(stale.map(existsSync)).toEqual([false, false]);
   });
 });
 

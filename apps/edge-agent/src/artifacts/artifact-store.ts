@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { basename, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -31,6 +31,7 @@ export interface ArtifactStoreOptions {
 const CACHE_DIR = '.artifacts';
 const SHA16 = /^[0-9a-f]{16}$/;
 const HTTPS_REDIRECTS = 5;
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * Fetches, verifies and unpacks process modules' artifacts. Downloads are content-addressed by their sha256, so a
@@ -227,15 +228,26 @@ export class ArtifactStore {
       const kept = keep.get(entry.name);
       const keptDir = kept ? kept.slice(0, 16) : null;
       for (const sub of await readdirOrEmpty(join(this.#modulesDir, entry.name))) {
-        const isVersionDir = SHA16.test(sub.name) || /^[0-9a-f]{16}\.unpack-/.test(sub.name);
-        if (sub.isDirectory() && isVersionDir && sub.name !== keptDir) {
-          await rm(join(this.#modulesDir, entry.name, sub.name), { recursive: true, force: true });
-        }
+        const path = join(this.#modulesDir, entry.name, sub.name);
+        const unused = SHA16.test(sub.name) ? sub.name !== keptDir : await isStaleTemp(path, sub.name);
+        if (sub.isDirectory() && unused) await rm(path, { recursive: true, force: true });
       }
     }
     for (const entry of await readdirOrEmpty(join(this.#modulesDir, CACHE_DIR))) {
-      if (!keptShas.has(entry.name)) await rm(join(this.#modulesDir, CACHE_DIR, entry.name), { force: true });
+      const path = join(this.#modulesDir, CACHE_DIR, entry.name);
+      const unused = entry.name.startsWith('.') ? await isStaleTemp(path, entry.name) : !keptShas.has(entry.name);
+      if (unused) await rm(path, { recursive: true, force: true });
     }
+  }
+}
+
+/** A download or unpack left by a crashed agent: temp names, untouched for an hour (a running one is younger). */
+async function isStaleTemp(path: string, name: string): Promise<boolean> {
+  if (!name.startsWith('.download-') && !/^[0-9a-f]{16}\.unpack-/.test(name)) return false;
+  try {
+    return Date.now() - (await stat(path)).mtimeMs > STALE_TEMP_MS;
+  } catch {
+    return false;
   }
 }
 
