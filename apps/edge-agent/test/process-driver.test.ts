@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { type Module, ProcessModule } from '@outpost/manifest';
 import { spawnProcess, waitFor } from '@outpost/testing';
@@ -410,6 +419,37 @@ describe('ProcessDriver: logs', () => {
     expect(await driver.logs('chatty', { contains: 'line-000001 ' })).toEqual([]);
     expect(await driver.logs('chatty', { contains: 'line-000399 ' })).toHaveLength(1);
     expect(await driver.logs('chatty', { since: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
+  });
+
+  it('since/until keep the files whose time span overlaps the window; streams are ordered by last write', async () => {
+    const dir = modulesDir();
+    const logs = join(dir, 'old', 'logs');
+    mkdirSync(logs, { recursive: true });
+    const hour = 3600_000;
+    const now = Date.now();
+    const files: Array<[string, string, number]> = [
+      ['stdout.log.2', 'out-oldest', now - 3 * hour],
+      ['stdout.log.1', 'out-older', now - 2 * hour],
+      ['stderr.log', 'err-live', now - 1.5 * hour],
+      ['stdout.log', 'out-live', now - hour],
+    ];
+    for (const [name, text, mtime] of files) {
+      writeFileSync(join(logs, name), `${text}\n`);
+      utimesSync(join(logs, name), new Date(mtime), new Date(mtime));
+    }
+    const driver = newDriver(dir);
+    const texts = async (query: { since?: string; until?: string; tail?: number }) =>
+      (await driver.logs('old', query)).map((l) => l.text);
+    expect(await texts({})).toEqual(['out-oldest', 'out-older', 'err-live', 'out-live']);
+    const at = (ms: number) => new Date(now - ms).toISOString();
+    // Everything in stdout.log.2 was written before this: the file is left out.
+    expect(await texts({ since: at(2.5 * hour) })).toEqual(['out-older', 'err-live', 'out-live']);
+    // stdout.log was written after stdout.log.1 was rotated (2 h ago): left out.
+    expect(await texts({ until: at(2.5 * hour) })).toEqual(['out-oldest', 'out-older', 'err-live']);
+    expect(await texts({ tail: 2 })).toEqual(['err-live', 'out-live']);
+    await expect(driver.logs('never-deployed', {})).rejects.toSatisfy(
+      (err) => err instanceof DriverError && err.code === 'NOT_FOUND',
+    );
   });
 
   it('follows new lines, across rotations, until aborted', async () => {
