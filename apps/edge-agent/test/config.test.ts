@@ -33,7 +33,46 @@ describe('loadConfig', () => {
       logLevel: 'info',
       credsFile: null,
       caFile: null,
+      modulesDir: join(dir, 'state', 'modules'),
+      moduleUser: 'outpost-modules',
+      allowUnsignedLocal: false,
+      desiredRefreshIntervalMs: 300_000,
+      controlSocket: join(dir, 'state', 'agent.sock'),
+      containers: {
+        dockerHost: null,
+        allowPrivileged: false,
+        allowHostPid: false,
+        allowCapAdd: false,
+        registryCredentials: {},
+      },
     });
+  });
+
+  it('resolves modulesDir, controlSocket and registry password files against the config file directory', async () => {
+    const dir = makeTempDir();
+    const config = await loadConfig(
+      writeConfig(dir, {
+        ...valid,
+        modulesDir: 'modules',
+        controlSocket: '/run/outpost/agent.sock',
+        containers: {
+          allowPrivileged: true,
+          registryCredentials: {
+            acr: { serveraddress: 'example.azurecr.io', username: 'puller', passwordFile: 'secrets/acr' },
+          },
+        },
+      }),
+    );
+    expect(config.modulesDir).toBe(join(dir, 'modules'));
+    expect(config.controlSocket).toBe('/run/outpost/agent.sock');
+    expect(config.containers.allowPrivileged).toBe(true);
+    expect(config.containers.allowHostPid).toBe(false);
+    expect(config.containers.registryCredentials.acr?.passwordFile).toBe(join(dir, 'secrets', 'acr'));
+  });
+
+  it('names a misspelt container policy key', async () => {
+    const { path, error } = await loadError(JSON.stringify({ ...valid, containers: { allowPriviledged: true } }));
+    expect(error.lines).toEqual([`config ${path}: containers.allowPriviledged: unknown key`]);
   });
 
   it('takes a list of servers, an absolute stateDir, an interval and a log level', async () => {

@@ -109,7 +109,10 @@ function issueLines(error: z.ZodError): string[] {
   return error.issues.flatMap((issue) => {
     const field = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${key}: unknown key (allowed: ${KNOWN_KEYS})`);
+      // Top-level typos get the list of keys; nested ones (containers.…) are named with their full path.
+      return issue.keys.map((key) =>
+        field ? `${field}.${key}: unknown key` : `${key}: unknown key (allowed: ${KNOWN_KEYS})`,
+      );
     }
     return [field ? `${field}: ${issue.message}` : issue.message];
   });
