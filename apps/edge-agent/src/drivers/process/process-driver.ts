@@ -171,7 +171,10 @@ export class ProcessDriver implements ModuleDriver {
     };
     signalGroup('SIGTERM');
     if (!(await settlesWithin(watch.done, graceMs))) {
-      this.#logger.warn({ module: name, pid: watch.pid, graceMs }, 'module ignored SIGTERM: killing it');
+      this.#logger.warn(
+        { module: name, pid: watch.pid, graceMs, code: 'MODULE_STOP_KILLED' },
+        'module ignored SIGTERM: killing it',
+      );
       signalGroup('SIGKILL');
       if (!(await settlesWithin(watch.done, STOP_KILL_WAIT_MS))) {
         throw new DriverError('STOP_FAILED', `module ${name} (pid ${watch.pid}) is still alive after SIGKILL`);
@@ -194,7 +197,10 @@ export class ProcessDriver implements ModuleDriver {
     const instances: ModuleInstance[] = [];
     for (const name of await this.#moduleNames()) {
       const record = await readRecord(this.#modulesDir, name).catch((err: unknown) => {
-        this.#logger.warn({ module: name, err: errorMessage(err), code: 'INSTANCE_RECORD_UNREADABLE' }, 'skipped');
+        this.#logger.warn(
+          { module: name, err: errorMessage(err), code: 'INSTANCE_RECORD_UNREADABLE' },
+          'instance record unreadable; module skipped',
+        );
         return null;
       });
       if (record) instances.push(await this.#observe(record));
@@ -406,7 +412,10 @@ export class ProcessDriver implements ModuleDriver {
       try {
         listener(name, exitCode);
       } catch (err) {
-        this.#logger.error({ module: name, err: errorMessage(err) }, 'exit listener failed');
+        this.#logger.error(
+          { module: name, err: errorMessage(err), code: 'EXIT_LISTENER_FAILED' },
+          'exit listener failed',
+        );
       }
     }
   }
