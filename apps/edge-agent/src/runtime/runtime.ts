@@ -37,7 +37,7 @@ import {
 /** How long a module gets between SIGTERM and SIGKILL when the runtime stops it (Docker's default is 10 s). */
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
-export type RuntimeErrorCode = 'NOT_FOUND' | 'RUNTIME_STOPPED';
+export type RuntimeErrorCode = 'NOT_FOUND' | 'MODULE_STOPPED' | 'RUNTIME_STOPPED';
 
 /** A request the runtime cannot serve: NOT_FOUND names the module, so callers can answer 404. */
 export class RuntimeError extends Error {
@@ -247,6 +247,10 @@ export class Runtime implements DeploymentSink, RuntimeControl {
 
   async restartModule(name: string): Promise<void> {
     const record = this.desiredRecord(name);
+    if (record.module?.status === 'stopped') {
+      // Starting it would go against the deployment; a new deployment with status running is the way.
+      throw new RuntimeError('MODULE_STOPPED', `module ${name} is desired stopped; deploy it as running to start it`);
+    }
     await this.serialize(async () => {
       this.quiesce(record);
       record.stoppedByRuntime = true;
@@ -299,7 +303,15 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     if (early) return this.finishEarly(deployment, early, log);
 
     const instances: ModuleInstance[] = [];
-    for (const driver of this.drivers.values()) instances.push(...(await driver.list()));
+    try {
+      for (const driver of this.drivers.values()) instances.push(...(await driver.list()));
+    } catch (err) {
+      return this.finishEarly(
+        deployment,
+        { code: 500, description: `listing modules failed: ${describeError(err)}` },
+        log,
+      );
+    }
     const supervised = new Map<string, SupervisedModule>();
     for (const record of this.records.values()) {
       if (record.module)
