@@ -51,7 +51,8 @@ export async function newRuntime(
   dir: string,
   options: Partial<RuntimeOptions> & { driver?: ModuleDriver; lastKnownGood?: AcceptedDeployment | null } = {},
 ): Promise<{ runtime: Runtime; driver: ModuleDriver; saved: AcceptedDeployment[] }> {
-  const driver = options.driver ?? newProcessDriver(dir);
+  const given = options.drivers?.process;
+  const driver = options.driver ?? (given && typeof given !== 'function' ? given : newProcessDriver(dir));
   const saved: AcceptedDeployment[] = [];
   const runtime = new Runtime({
     drivers: { process: driver },
