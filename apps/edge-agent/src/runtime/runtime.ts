@@ -904,11 +904,16 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     } catch (err) {
       this.log.error({ code: 'LAST_KNOWN_GOOD_SAVE_FAILED', err: describeError(err) }, 'last-known-good not saved');
     }
-    // Only now may artifacts of the previous deployment go: a rollback no longer needs them.
+    // Only now may artifacts of the previous deployment go: a rollback no longer needs them. Queued behind any apply
+    // in progress, so cleanup never races a module being created.
+    void this.serialize(() => this.cleanup(deployment));
+  }
+
+  private async cleanup(good: AcceptedDeployment): Promise<void> {
+    // A newer deployment applied meanwhile may use other artifacts; its own turn as last-known-good cleans up.
+    if (this.closed || this.current !== good) return;
     for (const driver of this.drivers.values()) {
-      const keep = new Map(
-        Object.entries(deployment.manifest.modules).filter(([, module]) => module.type === driver.type),
-      );
+      const keep = new Map(Object.entries(good.manifest.modules).filter(([, module]) => module.type === driver.type));
       await driver
         .cleanup(keep)
         .catch((err) =>
