@@ -45,7 +45,10 @@ const CLOUD_PUBLISH_TARGETS = [
   'outpost.api.v1.anything',
   'outpost.events.v1.anything',
   '$JS.API.STREAM.CREATE.STOLEN',
-  '$JS.API.INFO',
+  // Devices may read the artifacts object store ($JS.API.INFO and a few read subjects on it), never change it.
+  '$JS.API.STREAM.DELETE.OBJ_outpost-artifacts',
+  '$JS.API.STREAM.PURGE.OBJ_outpost-artifacts',
+  '$O.outpost-artifacts.C.stolen',
   '$SYS.REQ.SERVER.PING',
   `${subjects.portal.inboxPrefix}.x1`,
   `${subjects.cloudApi.inboxPrefix}.x1`,
