@@ -6,8 +6,10 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKey, type ManifestInput, type SigningKeyPair, signDeployment } from '@outpost/manifest';
 import {
+  DesiredChangedV1,
   DesiredGetReplyV1,
   decodeMessage,
+  encodeMessage,
   encodeReply,
   type MessageData,
   type MessageInput,
@@ -92,23 +94,40 @@ function newDevice(label: string): Device {
   };
 }
 
-/** Answers desired.get for the device with `manifest` signed as version `version` (the cloud's side). */
-function serveDeployment(deviceId: string, version: number, manifest: ManifestInput): void {
-  const signed = signDeployment({ id: `dep-${version}`, deviceId, version, manifest }, cloudKey);
+/**
+ * Answers desired.get for the device with `manifest` signed as version `version` (the cloud's side). The returned
+ * function deploys a newer version and tells the device, as the cloud API does.
+ */
+function serveDeployment(
+  deviceId: string,
+  version: number,
+  manifest: ManifestInput,
+): (version: number, manifest: ManifestInput) => void {
+  let current = { version, signed: signDeployment({ id: `dep-${version}`, deviceId, version, manifest }, cloudKey) };
   const sub = nc.subscribe(subjects.device.desiredGet(deviceId), {
     callback: (err, msg) => {
       if (err) return;
       const reply: MessageInput<typeof DesiredGetReplyV1> = {
         status: 'current',
-        version,
+        version: current.version,
         manifest: null,
         signature: null,
-        signed: JSON.parse(JSON.stringify(signed)) as WireSigned,
+        signed: JSON.parse(JSON.stringify(current.signed)) as WireSigned,
       };
       msg.respond(encodeReply(DesiredGetReplyV1, reply));
     },
   });
   closers.push(() => sub.unsubscribe());
+  return (next, nextManifest) => {
+    current = {
+      version: next,
+      signed: signDeployment({ id: `dep-${next}`, deviceId, version: next, manifest: nextManifest }, cloudKey),
+    };
+    nc.publish(
+      subjects.device.desiredChanged(deviceId),
+      encodeMessage(DesiredChangedV1, { version: next, changedAt: new Date().toISOString() }),
+    );
+  };
 }
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -210,5 +229,44 @@ describe('agent binary: runtime end to end', () => {
     const started = markers.map((marker) => pidsWithMarker(marker)[0]);
     expect(started).not.toEqual(pids);
     expect(logsWithMsg(second, 'applying the last-known-good deployment')).toHaveLength(1);
+  });
+
+  it('a cloud update whose new version crashes is rolled back: ROLLED_BACK reported, the old version runs again', async () => {
+    const device = newDevice('e2e-rollback');
+    const marker = uniqueMarker('rb');
+    markersUsed.push(marker);
+    const agent = { restartBackoffUnitSecs: 0.05, restartBackoffCapSecs: 0.1, maxRestarts: 1000 };
+    const app = (version: string, script: string): ManifestInput => ({
+      schemaVersion: '1.0',
+      agent: { ...agent, healthyWithinSecs: 1.5 },
+      modules: {
+        app: { type: 'process', version, process: { command: process.execPath, args: ['-e', script, marker] } },
+      },
+    });
+    const deploy = serveDeployment(device.deviceId, 1, app('1', FOREVER));
+    const reports = reportsOf(device.deviceId);
+    await nc.flush();
+    const proc = await runAgent(device.config(server.url));
+    await waitFor(() => reports.find((r) => r.desired.version === 1 && r.modules.app?.status === 'running'), {
+      what: 'version 1 running',
+    });
+
+    deploy(2, app('2', `console.log('started'); process.exit(3)`));
+    const rolledBack = await waitFor(() => reports.find((r) => r.desired.description.startsWith('ROLLED_BACK:')), {
+      timeoutMs: 60_000,
+      what: 'a ROLLED_BACK report',
+    });
+    expect(rolledBack.desired).toMatchObject({ version: 2, code: 500, source: 'cloud', deploymentId: 'dep-2' });
+    expect(rolledBack.desired.description).toMatch(/module app: .*restored version 1 \(dep-1\)$/);
+    await waitFor(
+      () =>
+        reports.find(
+          (r) => r.seq > rolledBack.seq && r.modules.app?.version === '1' && r.modules.app.status === 'running',
+        ),
+      { what: 'version 1 running again' },
+    );
+    expect(pidsWithMarker(marker)).toHaveLength(1);
+    const good = logsWithMsg(proc, 'deployment is last-known-good').map((line) => line.version);
+    expect(good).toEqual([1]);
   });
 });
