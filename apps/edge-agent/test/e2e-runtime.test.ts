@@ -189,7 +189,10 @@ describe('agent binary: runtime end to end', () => {
     expect(runningAtKill).toBeGreaterThanOrEqual(1);
 
     const second = await runAgent(configPath);
-    await waitFor(() => oneEach(markers), { timeoutMs: 60_000, what: 'one process per module' });
+    await waitFor(() => oneEach(markers), { timeoutMs: 45_000, what: 'one process per module' }).catch((err) => {
+      const counts = markers.map((marker) => pidsWithMarker(marker).length).join(',');
+      throw new Error(`${(err as Error).message} (processes per module: ${counts})\n${second.output().slice(-4000)}`);
+    });
     const report = await waitFor(
       () =>
         reports.find(
