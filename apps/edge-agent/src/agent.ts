@@ -6,7 +6,6 @@ import { AgentConnection, redactUrl } from './connection/index.js';
 import { ControlError, ControlServer } from './control/index.js';
 import { CredentialRenewer } from './credentials/renewal.js';
 import { DesiredStateClient, LastKnownGoodStore } from './desired/index.js';
-import { ContainerDriver } from './drivers/container/index.js';
 import { ProcessDriver } from './drivers/process/index.js';
 import { errorMessage, StartupError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -86,19 +85,23 @@ export class Agent {
           logger: log,
           connection: () => this.connection.current(),
         }),
-        // Made when a deployment first has a container module: a device without an engine runs process modules.
-        container: async () =>
-          new ContainerDriver({
+        // Made (and its Docker client loaded: ≈5 MB) only when a deployment first has a container module, so a device
+        // without an engine, or without container modules, runs lean.
+        container: async () => {
+          const { ContainerDriver } = await import('./drivers/container/index.js');
+          return new ContainerDriver({
             dockerHost: config.containers.dockerHost,
             policy: config.containers,
             deviceId: config.deviceId,
             log,
             stateDir: config.stateDir,
-          }),
+          });
+        },
       },
       containerPolicy: config.containers,
       log,
       saveLastKnownGood: (deployment) => this.lastKnownGood.save(deployment),
+      onRolledBack: (deployment) => this.desired.markRolledBack(deployment),
     });
     this.reporter = new StateReporter({
       deviceId: config.deviceId,
@@ -156,7 +159,7 @@ export class Agent {
     if (stateDir.accessibleToOthers) {
       this.log.warn(
         { code: 'STATE_DIR_PERMISSIONS', stateDir: stateDir.path },
-        'state dir is accessible to group/others; chmod 700 it',
+        'state dir is readable or writable by group/others; chmod 711 it (others may only traverse it)',
       );
     }
     if (this.config.credsFile && (statSync(this.config.credsFile).mode & 0o077) !== 0) {
@@ -196,9 +199,10 @@ export class Agent {
     this.methods.start();
     // Modules a previous run started are adopted before any deployment arrives; the last-known-good (applied by the
     // desired-state client at once, offline too) is the rollback target until an update proves good.
-    await this.runtime.start({ lastKnownGood: await this.lastKnownGood.load() });
+    const lastKnownGood = await this.lastKnownGood.load();
+    await this.runtime.start({ lastKnownGood });
     this.reporter.start();
-    await this.desired.start();
+    await this.desired.start({ lastKnownGood });
     this.connection.start();
   }
 
@@ -217,9 +221,10 @@ export class Agent {
     this.renewer?.stop();
     this.desired.stop();
     this.reporter.stop();
-    // Supervision and probes end; modules keep running and the next agent run adopts them (README: agent restarts).
+    // Supervision and probes end; modules keep running and the next agent run adopts them (README: agent restarts),
+    // unless the config says to stop them (the dev stack).
     await this.runtime
-      .stop()
+      .stop({ stopModules: this.config.modulesOnAgentStop === 'stop' })
       .catch((err: unknown) =>
         this.log.warn({ code: 'RUNTIME_STOP_FAILED', err: errorMessage(err) }, 'stopping the runtime failed'),
       );

@@ -39,13 +39,13 @@ interface Setup {
   readonly configPath: string;
 }
 
-/** An enrolled-looking device dir: state dir 0700, creds 0600, the CA, a config naming them. */
+/** An enrolled-looking device dir: state dir 0711 (as the agent makes it), creds 0600, the CA, a config naming them. */
 async function deviceDir(
   options: { expiresInSecs?: number; config?: Record<string, unknown>; caFile?: string } = {},
 ): Promise<Setup> {
   const deviceId = uniqueDeviceId('check');
   const dir = makeTempDir();
-  mkdirSync(join(dir, 'state'), { mode: 0o700 });
+  mkdirSync(join(dir, 'state'), { mode: 0o711 });
   const creds = await secure.mintDeviceCreds(deviceId, { expiresInSecs: options.expiresInSecs ?? 30 * 86_400 });
   writeFileSync(join(dir, 'device.creds'), readFileSync(creds.credsFile), { mode: 0o600 });
   writeFileSync(join(dir, 'ca.pem'), readFileSync(options.caFile ?? secure.caFile));
@@ -193,7 +193,7 @@ describe('outpost-agent check', () => {
     chmodSync(join(dir, 'device.creds'), 0o644);
     const { code, lines } = await check(configPath);
     expect(code).toBe(1);
-    expect(line(lines, 'state-dir')).toMatchObject({ level: 'fail', hint: expect.stringMatching(/^chmod 700 /) });
+    expect(line(lines, 'state-dir')).toMatchObject({ level: 'fail', hint: expect.stringMatching(/^chmod 711 /) });
     expect(line(lines, 'creds-file')).toMatchObject({ level: 'fail', hint: expect.stringMatching(/^chmod 600 /) });
   });
 

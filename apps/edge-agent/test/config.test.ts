@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       caFile: null,
       modulesDir: join(dir, 'state', 'modules'),
       moduleUser: 'outpost-modules',
+      modulesOnAgentStop: 'keep',
       allowUnsignedLocal: false,
       desiredRefreshIntervalMs: 300_000,
       controlSocket: join(dir, 'state', 'agent.sock'),

@@ -64,7 +64,7 @@ interface Device {
   readonly deviceId: string;
   readonly dir: string;
   readonly stateDir: string;
-  config(natsUrl: string): string;
+  config(natsUrl: string, extra?: Record<string, unknown>): string;
 }
 
 /** A device dir: state dir with the cloud key trusted, modules dir the `nobody` module user can traverse. */
@@ -82,7 +82,7 @@ function newDevice(label: string): Device {
     deviceId,
     dir,
     stateDir,
-    config: (natsUrl) =>
+    config: (natsUrl, extra = {}) =>
       writeConfig(dir, {
         deviceId,
         natsUrl,
@@ -90,6 +90,7 @@ function newDevice(label: string): Device {
         modulesDir: 'modules',
         moduleUser: 'nobody',
         heartbeatIntervalMs: 300,
+        ...extra,
       }),
   };
 }
@@ -271,5 +272,39 @@ describe('agent binary: runtime end to end', () => {
     expect(pidsWithMarker(marker)).toHaveLength(1);
     const good = logsWithMsg(proc, 'deployment is last-known-good').map((line) => line.version);
     expect(good).toEqual([1]);
+
+    // The rolled-back version is remembered as refused: a restarted agent (the cloud still offers version 2) keeps
+    // version 1 running and does not try version 2 again.
+    const runningPid = pidsWithMarker(marker)[0];
+    expect(await proc.stop('SIGTERM')).toBe(0);
+    const restarted = await runAgent(device.config(server.url, { logLevel: 'debug' }));
+    await waitFor(() => logsWithMsg(restarted, 'connected').length > 0, { what: 'the restarted agent to connect' });
+    await waitFor(
+      () =>
+        reports.find(
+          (r) => r.bootId !== rolledBack.bootId && r.desired.version === 1 && r.modules.app?.status === 'running',
+        ),
+      { what: 'the restarted agent to report version 1 running' },
+    );
+    // Its first pull is answered with version 2 again, which it now ignores as already seen (refused).
+    const ignored = await waitFor(
+      () => logsWithMsg(restarted, 'stale cloud deployment ignored').find((line) => line.version === 2),
+      { what: 'the restarted agent to ignore version 2' },
+    );
+    expect(ignored).toMatchObject({ seen: 2, outcome: 'refused' });
+    const retried = logsWithMsg(restarted, 'deployment accepted; applying').filter((line) => line.version === 2);
+    expect(retried).toEqual([]);
+    expect(pidsWithMarker(marker)).toEqual([runningPid]);
+  });
+
+  it('with modulesOnAgentStop "stop" (the dev stack), stopping the agent stops its modules', async () => {
+    const device = newDevice('e2e-stop');
+    const { manifest, markers } = modulesWithMarkers(2, 'stop');
+    serveDeployment(device.deviceId, 1, manifest);
+    await nc.flush();
+    const agent = await runAgent(device.config(server.url, { modulesOnAgentStop: 'stop' }));
+    await waitFor(() => oneEach(markers), { timeoutMs: 60_000, what: 'modules running' });
+    expect(await agent.stop('SIGTERM')).toBe(0);
+    expect(markers.flatMap((marker) => pidsWithMarker(marker))).toEqual([]);
   });
 });

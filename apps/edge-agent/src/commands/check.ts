@@ -50,7 +50,7 @@ Checks what the agent needs, without the agent running, and prints one line per 
   ok|warn|fail <check>: <detail>
 with a fix hint under each warn and fail:
   config        the config file is valid
-  state-dir     exists, writable, not readable by others (0700)
+  state-dir     exists, writable, not readable or writable by others (0711: traverse only)
   creds-file    the credential file is 0600
   credential    the credential's expiry (warn under 7 days, fail when expired)
   nats <url>    reachable, TLS certificate valid for the pinned CA, credential accepted
@@ -198,20 +198,21 @@ export async function checkStateDir(stateDir: string): Promise<CheckResult> {
       hint: `run as the agent's user, or \`chown\` the directory to it`,
     };
   }
-  if (mode & 0o007) {
+  // Traverse (x) for others is by design: process modules running as another user reach their own dirs inside it.
+  if (mode & 0o006) {
     return {
       check,
       level: 'fail',
-      detail: `${stateDir} is open to others (mode ${octal}): it holds the device's key and deployments`,
-      hint: `chmod 700 ${stateDir}`,
+      detail: `${stateDir} is readable or writable by others (mode ${octal}): it holds the device's key and deployments`,
+      hint: `chmod 711 ${stateDir}`,
     };
   }
-  if (mode & 0o070) {
+  if (mode & 0o060) {
     return {
       check,
       level: 'warn',
-      detail: `${stateDir} is open to its group (mode ${octal})`,
-      hint: `chmod 700 ${stateDir}`,
+      detail: `${stateDir} is readable or writable by its group (mode ${octal})`,
+      hint: `chmod 711 ${stateDir}`,
     };
   }
   return { check, level: 'ok', detail: `${stateDir} (mode ${octal})` };

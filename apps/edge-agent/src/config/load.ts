@@ -64,6 +64,7 @@ export async function loadConfig(path: string): Promise<AgentConfig> {
     caFile,
     modulesDir: fromConfigDir(file.modulesDir) ?? join(stateDir, 'modules'),
     moduleUser: file.moduleUser,
+    modulesOnAgentStop: file.modulesOnAgentStop,
     allowUnsignedLocal: file.allowUnsignedLocal,
     desiredRefreshIntervalMs: file.desiredRefreshIntervalMs,
     controlSocket: fromConfigDir(file.controlSocket) ?? join(stateDir, 'agent.sock'),

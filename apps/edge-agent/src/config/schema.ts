@@ -43,6 +43,11 @@ export const AgentConfigFile = z
     modulesDir: z.string().min(1, 'must not be empty').optional(),
     /** When the agent runs as root, process modules run as this user (never as root). */
     moduleUser: z.string().min(1, 'must not be empty').default(MODULE_USER_DEFAULT),
+    /**
+     * What stopping the agent does to modules: `keep` (a device: they run on and the next agent run adopts them, so an
+     * agent upgrade does not interrupt them) or `stop` (the dev stack: Ctrl-C ends everything).
+     */
+    modulesOnAgentStop: z.enum(['keep', 'stop']).default('keep'),
     /** Accept `outpost-agent deploy --file` manifests that are not signed with the device-local key. */
     allowUnsignedLocal: z.boolean().default(false),
     /** How often the agent pulls its desired deployment even without a notification. */
@@ -102,6 +107,7 @@ export interface AgentConfig {
   /** Absolute. */
   readonly modulesDir: string;
   readonly moduleUser: string;
+  readonly modulesOnAgentStop: 'keep' | 'stop';
   readonly allowUnsignedLocal: boolean;
   readonly desiredRefreshIntervalMs: number;
   /** Absolute. */

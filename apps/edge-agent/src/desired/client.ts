@@ -153,6 +153,17 @@ export class DesiredStateClient {
     this.subscription = null;
   }
 
+  /**
+   * The runtime rolled this deployment back: it is remembered as refused, so neither a later pull nor the next agent
+   * start applies it again (only a newer version from the same source does).
+   */
+  markRolledBack(deployment: AcceptedDeployment): void {
+    void this.exclusive(async () => {
+      this.record = recordSeen(this.record, deployment.source, deployment.version, 'refused');
+      await this.saveRecord();
+    });
+  }
+
   /** Pulls now (coalesced with one in flight) and resolves once no pull is running or pending. */
   async refresh(): Promise<void> {
     this.requestPull('requested');

@@ -65,6 +65,8 @@ export interface RuntimeOptions {
    * as a whole (412, every offending path) before any driver is touched. Without it, only the driver checks.
    */
   readonly containerPolicy?: ContainerPolicyRules;
+  /** Told when an update is rolled back, so the version is remembered as refused and not retried after a restart. */
+  readonly onRolledBack?: (deployment: AcceptedDeployment) => void;
 }
 
 /** The desired-state outcome the reporter publishes (DeploymentView plus the refusal's error paths). */
@@ -169,13 +171,24 @@ export class Runtime implements DeploymentSink, RuntimeControl {
 
   /**
    * Stops supervision: timers, probes and the rollback watch end, drivers stop watching. Modules keep running and
-   * the next agent run adopts them.
+   * the next agent run adopts them, unless `stopModules` (config modulesOnAgentStop: "stop") stops them first.
    */
-  async stop(): Promise<void> {
+  async stop(options: { readonly stopModules?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.watch) this.endWatch(this.watch);
     for (const record of this.records.values()) this.quiesce(record);
+    if (options.stopModules) {
+      const stops = [...this.records.values()].map((record) => {
+        record.stoppedByRuntime = true;
+        return record.driver.stop(record.name, this.stopGraceMs);
+      });
+      for (const result of await Promise.allSettled(stops)) {
+        if (result.status === 'rejected') {
+          this.log.warn({ code: 'MODULE_STOP_FAILED', err: describeError(result.reason) }, 'stopping a module failed');
+        }
+      }
+    }
     await Promise.allSettled([...this.drivers.values()].map((driver) => driver.close()));
     this.listeners.clear();
   }
@@ -891,6 +904,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       { code: 'DEPLOYMENT_UNHEALTHY', version: watch.deployment.version, reason, restoring: watch.previous.version },
       'update did not become healthy; rolling back',
     );
+    this.options.onRolledBack?.(watch.deployment);
     void this.serialize(() => this.applyNow(watch.previous, { deployment: watch.deployment, reason })).catch((err) =>
       this.log.error({ code: 'ROLLBACK_FAILED', err: describeError(err) }, 'rollback failed'),
     );
