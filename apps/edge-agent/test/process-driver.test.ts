@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -80,6 +82,32 @@ function isAlive(pid: number): boolean {
 }
 
 const forever = 'setInterval(() => {}, 1000)';
+
+/** Live (non-zombie) processes whose environment holds `entry` (NAME=value), per /proc. */
+function processesCarrying(entry: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(entry) && isAlive(Number(name))) {
+        pids.push(Number(name));
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+function readInstanceRecord(dir: string, name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(dir, name, 'instance.json'), 'utf8'));
+}
+
+/** Field 22 of /proc/<pid>/stat. */
+function procStartTime(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+}
 
 describe('ProcessDriver: lifecycle', () => {
   it('starts a module, lists it running, and stops it with SIGTERM recording the exit', async () => {
@@ -277,6 +305,120 @@ describe('ProcessDriver: agent restarts', () => {
     const [after] = await second.list();
     expect(after).toMatchObject({ state: 'exited', exitCode: null });
     expect(after?.statusDescription).toMatch(/exit code unknown/);
+  });
+
+  it('an agent SIGKILLed after spawning a module but before recording its pid: the next agent adopts that process and never starts a second', async () => {
+    const dir = modulesDir();
+    const marker = `MODULE_MARKER=window-${randomBytes(6).toString('hex')}`;
+    const fixture = new URL('./fixtures/process/agent-killed-before-pid.mjs', import.meta.url).pathname;
+    const agent = await spawnProcess(process.execPath, [fixture, dir, 'window', marker.split('=')[1] ?? ''], {
+      readyWhen: /spawned \d+/,
+    });
+    const pid = Number(/spawned (\d+)/.exec(agent.output())?.[1]);
+    await agent.kill();
+
+    // What the killed agent left: a record without a pid, but with the token the running process carries.
+    const left = readInstanceRecord(dir, 'window');
+    expect(left).toMatchObject({ pid: null, pidStartTime: null, exited: false, specHash: 'spec-window' });
+    expect(left.instanceToken).toMatch(/^[0-9a-f]{32}$/);
+    expect(isAlive(pid)).toBe(true);
+    expect(processesCarrying(`OUTPOST_MODULE_INSTANCE=${left.instanceToken}`)).toEqual([pid]);
+
+    const next = newDriver(dir);
+    started.push({ driver: next, name: 'window' });
+    const [adopted] = await next.list();
+    expect(adopted).toMatchObject({
+      name: 'window',
+      state: 'running',
+      runtimeId: String(pid),
+      specHash: 'spec-window',
+    });
+    expect(adopted?.startedAt).not.toBeNull();
+    // The record is completed, start time included, so later adoptions are safe against pid reuse.
+    expect(readInstanceRecord(dir, 'window')).toMatchObject({
+      pid,
+      pidStartTime: procStartTime(pid),
+      instanceToken: left.instanceToken,
+      exited: false,
+    });
+    expect((await next.start('window')).runtimeId).toBe(String(pid));
+    expect(processesCarrying(marker)).toEqual([pid]);
+
+    // A third agent sees a plain record now, and its stop reaches the adopted process.
+    const third = newDriver(dir);
+    const exits = exitsOf(third);
+    expect((await third.list())[0]).toMatchObject({ state: 'running', runtimeId: String(pid) });
+    await third.stop('window', 5_000);
+    expect(isAlive(pid)).toBe(false);
+    expect(exits).toEqual([{ name: 'window', exitCode: null }]);
+    expect(processesCarrying(marker)).toEqual([]);
+  });
+
+  it('createAndStart on a fresh driver replaces (not duplicates) a process whose pid was never recorded', async () => {
+    const dir = modulesDir();
+    const first = newDriver(dir);
+    const marker = `MODULE_MARKER=replace-${randomBytes(6).toString('hex')}`;
+    const module = nodeModule(forever, { env: { MODULE_MARKER: { value: marker.split('=')[1] } } });
+    // Not in `started`: the closed driver no longer watches its process, the second one cleans up.
+    const instance = await first.createAndStart('twice', module, 'hash-1');
+    const oldPid = Number(instance.runtimeId);
+    await first.close();
+    // Forge the window by hand: the pid was not written yet.
+    const recordFile = join(dir, 'twice', 'instance.json');
+    writeFileSync(recordFile, JSON.stringify({ ...readInstanceRecord(dir, 'twice'), pid: null, pidStartTime: null }));
+
+    const second = newDriver(dir);
+    started.push({ driver: second, name: 'twice' });
+    const replaced = await second.createAndStart('twice', module, 'hash-2');
+    expect(replaced.runtimeId).not.toBe(String(oldPid));
+    expect(isAlive(oldPid)).toBe(false);
+    expect(processesCarrying(marker)).toEqual([Number(replaced.runtimeId)]);
+  });
+
+  it('every spawn gets a new instance token, which exec and a process outside the module session do not count as', async () => {
+    const dir = modulesDir();
+    const driver = newDriver(dir);
+    const exits = exitsOf(driver);
+    const first = await startModule(driver, 'tokens', nodeModule(forever));
+    const token1 = readInstanceRecord(dir, 'tokens').instanceToken;
+    expect(processesCarrying(`OUTPOST_MODULE_INSTANCE=${token1}`)).toEqual([Number(first.runtimeId)]);
+    const exec = await driver.exec('tokens', ['sh', '-c', 'echo "token=$OUTPOST_MODULE_INSTANCE"'], 10_000);
+    expect(exec.output).toBe('token=\n');
+    await driver.stop('tokens', 5_000);
+    await waitFor(() => exits.length === 1, { what: 'first exit' });
+    const second = await driver.start('tokens');
+    const token2 = readInstanceRecord(dir, 'tokens').instanceToken;
+    expect(token2).toMatch(/^[0-9a-f]{32}$/);
+    expect(token2).not.toBe(token1);
+    expect(processesCarrying(`OUTPOST_MODULE_INSTANCE=${token2}`)).toEqual([Number(second.runtimeId)]);
+    await driver.stop('tokens', 5_000);
+
+    // A record left without a pid whose token only a process in another session carries (a leftover child of the
+    // module, say): not the module, so not adopted.
+    const token3 = randomBytes(16).toString('hex');
+    const stray = spawn('sleep', ['1000'], {
+      env: { ...process.env, OUTPOST_MODULE_INSTANCE: token3 },
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor(() => processesCarrying(`OUTPOST_MODULE_INSTANCE=${token3}`).length === 1, { what: 'stray' });
+      const recordFile = join(dir, 'tokens', 'instance.json');
+      const record = readInstanceRecord(dir, 'tokens');
+      writeFileSync(
+        recordFile,
+        JSON.stringify({ ...record, instanceToken: token3, pid: null, pidStartTime: null, exited: false }),
+      );
+      const fresh = newDriver(dir);
+      expect((await fresh.list())[0]).toMatchObject({ state: 'created', runtimeId: '' });
+      // A dead recorded pid with that token: exited, still not adopted.
+      writeFileSync(
+        recordFile,
+        JSON.stringify({ ...record, instanceToken: token3, pid: process.pid, pidStartTime: '1', exited: false }),
+      );
+      expect((await newDriver(dir).list())[0]).toMatchObject({ state: 'exited', exitCode: null });
+    } finally {
+      stray.kill('SIGKILL');
+    }
   });
 
   it('stop on an adopted module terminates it', async () => {

@@ -13,6 +13,12 @@ export interface InstanceRecord {
   readonly module: ProcessModule;
   /** The unpacked artifact dir, or null for a module without an artifact. */
   readonly artifactDir: string | null;
+  /**
+   * A random id given to one spawn only, written here before the spawn and passed to the process as
+   * OUTPOST_MODULE_INSTANCE: an agent killed before it recorded the pid lets the next one find the process in /proc.
+   * Absent in records written by older agents.
+   */
+  readonly instanceToken?: string | null;
   readonly pid: number | null;
   /** /proc/<pid>/stat field 22 at spawn: defeats pid reuse when adopting. */
   readonly pidStartTime: string | null;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, chmod, chown, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { access, chmod, chown, type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Module, ProcessModule } from '@outpost/manifest';
@@ -21,7 +22,13 @@ import { deleteRecord, type InstanceRecord, RECORD_FILE, readRecord, writeRecord
 import { resourceLimits } from './limits.js';
 import { followLogFiles, logFile, logsDir, readLogs, rotateIfNeeded } from './log-files.js';
 import { type ModuleUser, resolveModuleUser } from './module-user.js';
-import { isSameProcessAlive, readProcStat } from './proc.js';
+import {
+  type FoundProcess,
+  findSessionLeaderByEnv,
+  isSameProcessAlive,
+  processStartedAt,
+  readProcStat,
+} from './proc.js';
 
 export interface ProcessDriverOptions {
   /** Where module dirs (instance record, logs, data, unpacked artifacts) and the artifact cache live. */
@@ -44,6 +51,11 @@ export interface ProcessDriverOptions {
   readonly exitPollIntervalMs?: number;
   /** How often followLogs looks for new lines. Default 250 ms. */
   readonly followPollMs?: number;
+  /**
+   * Test-only: awaited after a module's process is spawned and before its pid is recorded, so a test can kill the
+   * agent inside that window. Never set in production.
+   */
+  readonly afterSpawnForTests?: (pid: number) => Promise<void>;
 }
 
 const LOG_MAX_BYTES_DEFAULT = 10 * 1024 * 1024;
@@ -52,6 +64,8 @@ const STOP_KILL_WAIT_MS = 30_000;
 /** Grace for an instance found running when createAndStart is asked for a fresh one. */
 const REPLACE_GRACE_MS = 10_000;
 const EXEC_OUTPUT_MAX = 4096;
+/** Carries the spawn's instance token (see InstanceRecord.instanceToken); only module processes get it, not exec. */
+const INSTANCE_ENV = 'OUTPOST_MODULE_INSTANCE';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The agent's environment variables a module inherits; everything else (credentials included) stays with the agent. */
 const INHERITED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
@@ -59,6 +73,17 @@ const INHERITED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
 const ADOPTED_NOTE = 'adopted from a previous agent run: its exit code will not be known';
 const ADOPTED_EXIT_NOTE = 'exited after being adopted from a previous agent run: exit code unknown';
 const EXITED_UNSEEN_NOTE = 'exited while the agent was not running: exit code unknown';
+
+/** What #spawn resolved for one start of a module. */
+interface Launch {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Record<string, string>;
+  readonly user: ModuleUser;
+  /** Limits the OS could not apply. */
+  readonly warnings: readonly string[];
+}
 
 /** A running process the driver waits on: its own child (exit event) or an adopted one (polled in /proc). */
 interface Watch {
@@ -90,6 +115,9 @@ export class ProcessDriver implements ModuleDriver {
   /** Record updates per module, one at a time (exit events and API calls race). */
   readonly #writes = new Map<string, Promise<unknown>>();
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Modules this driver is spawning → the spawn's token: their processes are not looked for in /proc meanwhile. */
+  readonly #spawning = new Map<string, string>();
+  readonly #afterSpawnForTests: ((pid: number) => Promise<void>) | undefined;
   #rotating = false;
 
   constructor(options: ProcessDriverOptions) {
@@ -100,6 +128,7 @@ export class ProcessDriver implements ModuleDriver {
     this.#logMaxBytes = options.logMaxBytes ?? LOG_MAX_BYTES_DEFAULT;
     this.#logMaxFiles = options.logMaxFiles ?? LOG_MAX_FILES_DEFAULT;
     this.#followPollMs = options.followPollMs ?? 250;
+    this.#afterSpawnForTests = options.afterSpawnForTests;
     this.artifacts = new ArtifactStore({
       modulesDir: this.#modulesDir,
       connection: options.connection,
@@ -350,13 +379,21 @@ export class ProcessDriver implements ModuleDriver {
     const name = record.name;
     const watch = this.#watches.get(name);
     if (watch && watch.pid === record.pid) return toInstance(record, 'running', watch);
-    if (record.exited || record.pid === null || record.pidStartTime === null) {
-      return toInstance(record, record.pid === null ? 'created' : 'exited');
-    }
-    if (isSameProcessAlive(record.pid, record.pidStartTime)) {
+    if (record.exited) return toInstance(record, 'exited');
+    if (record.pid !== null && record.pidStartTime !== null && isSameProcessAlive(record.pid, record.pidStartTime)) {
       const adopted = this.#watch(name, record.pid, record.pidStartTime, false, []);
       this.#logger.info({ module: name, pid: record.pid }, 'adopted a running module');
       return toInstance(record, 'running', adopted);
+    }
+    // No pid recorded (an agent killed between spawning and recording it) or a dead one: the process the record's
+    // spawn started may still run, known by its token.
+    const token = record.instanceToken;
+    if (token && !this.#spawning.has(name)) {
+      const found = await findSessionLeaderByEnv(INSTANCE_ENV, token);
+      if (found) return this.#adoptByToken(record, token, found);
+    }
+    if (record.pid === null || record.pidStartTime === null) {
+      return toInstance(record, record.pid === null ? 'created' : 'exited');
     }
     const updated = await this.#update(name, (current) =>
       current && current.pid === record.pid && !current.exited
@@ -364,6 +401,36 @@ export class ProcessDriver implements ModuleDriver {
         : current,
     );
     return toInstance(updated ?? record, 'exited');
+  }
+
+  /** Watches the process found carrying the record's token and completes the record with its pid and start time. */
+  async #adoptByToken(record: InstanceRecord, token: string, found: FoundProcess): Promise<ModuleInstance> {
+    const name = record.name;
+    const current = this.#watches.get(name);
+    // A concurrent observe may have adopted it during the /proc scan.
+    const watch =
+      current && current.pid === found.pid && current.startTime === found.startTime
+        ? current
+        : this.#watch(name, found.pid, found.startTime, false, []);
+    const updated = await this.#update(name, (latest) =>
+      latest && latest.instanceToken === token && !latest.exited
+        ? {
+            ...latest,
+            pid: found.pid,
+            pidStartTime: found.startTime,
+            startedAt: processStartedAt(found.startTime) ?? latest.startedAt,
+            exitCode: null,
+            exitSignal: null,
+            exitedAt: null,
+            exitNote: null,
+          }
+        : latest,
+    );
+    this.#logger.info(
+      { module: name, pid: found.pid, recordedPid: record.pid },
+      'adopted a running module found by its instance token',
+    );
+    return toInstance(updated ?? record, 'running', watch);
   }
 
   #watch(name: string, pid: number, startTime: string, own: boolean, warnings: readonly string[]): Watch {
@@ -453,15 +520,65 @@ export class ProcessDriver implements ModuleDriver {
     const argv = [...limits.prefix, command, ...(definition.process.args ?? [])];
     const [file, ...args] = argv as [string, ...string[]];
 
-    const stdout = await open(logFile(moduleDir, 'stdout'), 'a', 0o600);
-    const stderr = await open(logFile(moduleDir, 'stderr'), 'a', 0o600);
+    // The token goes to disk before the process exists: whenever an agent dies from here on, the next one finds the
+    // process (if any) by it rather than starting a second instance.
+    const token = randomBytes(16).toString('hex');
+    this.#spawning.set(name, token);
+    try {
+      return await this.#spawnWithToken(record, token, { file, args, cwd, env, user, warnings: limits.warnings });
+    } finally {
+      if (this.#spawning.get(name) === token) this.#spawning.delete(name);
+    }
+  }
+
+  async #spawnWithToken(record: InstanceRecord, token: string, launch: Launch): Promise<ModuleInstance> {
+    const name = record.name;
+    const { file, args, cwd, env, user } = launch;
+    const moduleDir = this.#moduleDir(name);
+    let before: InstanceRecord | null = null;
+    await this.#update(name, (current) => {
+      before = current;
+      return {
+        ...(current ?? record),
+        artifactDir: record.artifactDir,
+        instanceToken: token,
+        pid: null,
+        pidStartTime: null,
+        startedAt: null,
+        exitCode: null,
+        exitSignal: null,
+        exitedAt: null,
+        exited: false,
+        exitNote: null,
+      };
+    });
+    const restore = async () => {
+      const previous: InstanceRecord | null = before;
+      await this.#update(name, (current) => (current?.instanceToken === token ? previous : current));
+    };
+
+    let stdout: FileHandle;
+    let stderr: FileHandle;
+    try {
+      stdout = await open(logFile(moduleDir, 'stdout'), 'a', 0o600);
+    } catch (err) {
+      await restore();
+      throw err;
+    }
+    try {
+      stderr = await open(logFile(moduleDir, 'stderr'), 'a', 0o600);
+    } catch (err) {
+      await stdout.close();
+      await restore();
+      throw err;
+    }
     let child: ChildProcess;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
     try {
       child = spawn(file, args, {
         cwd,
-        env,
+        env: { ...env, [INSTANCE_ENV]: token },
         // Own session and process group: signals reach the module's children, and the module outlives the agent.
         detached: true,
         // Files, not pipes: a pipe would break (SIGPIPE) when the agent exits.
@@ -478,6 +595,7 @@ export class ProcessDriver implements ModuleDriver {
         child.once('error', rejectSpawn);
       });
     } catch (err) {
+      await restore();
       const hint =
         (err as NodeJS.ErrnoException).code === 'EACCES' && user.uid !== null
           ? ` (can user ${user.name} run ${file}? it needs execute permission on it and on every parent dir)`
@@ -489,12 +607,14 @@ export class ProcessDriver implements ModuleDriver {
     }
     const pid = child.pid as number;
     const startTime = readProcStat(pid)?.startTime ?? '';
-    const watch = this.#watch(name, pid, startTime, true, limits.warnings);
+    const watch = this.#watch(name, pid, startTime, true, launch.warnings);
     // The agent may exit while the module runs on.
     child.unref();
+    if (this.#afterSpawnForTests) await this.#afterSpawnForTests(pid);
     const started = this.#update(name, (current) => ({
       ...(current ?? record),
       artifactDir: record.artifactDir,
+      instanceToken: token,
       pid,
       pidStartTime: startTime,
       startedAt: new Date().toISOString(),
