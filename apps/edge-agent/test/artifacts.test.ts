@@ -19,7 +19,7 @@ import { artifactRef } from '@outpost/protocol';
 import { type NatsServerHandle, startNatsServer, waitFor } from '@outpost/testing';
 import { connect, type NatsConnection } from 'nats';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArtifactStore } from '../src/artifacts/index.js';
 import { ProcessDriver } from '../src/drivers/process/index.js';
 import { DriverError } from '../src/runtime/contracts.js';
@@ -54,6 +54,39 @@ function storeIn(modulesDir: string, options: Partial<ConstructorParameters<type
 const isCode = (code: string) => (err: unknown) => err instanceof DriverError && err.code === code;
 
 afterAll(removeTempDirs);
+
+/**
+ * A failed fetch must reject with a DriverError and nothing else: no 'error' event or rejection left for the agent's
+ * process-wide handlers (which would log it as a crash, or kill the agent). Spied around every test here.
+ */
+const unhandledRejection = vi.fn();
+const uncaughtException = vi.fn();
+beforeEach(() => {
+  unhandledRejection.mockClear();
+  uncaughtException.mockClear();
+  process.on('unhandledRejection', unhandledRejection);
+  process.on('uncaughtException', uncaughtException);
+});
+afterEach(() => {
+  process.off('unhandledRejection', unhandledRejection);
+  process.off('uncaughtException', uncaughtException);
+});
+
+/** Lets pending I/O callbacks and ticks run, then checks none of them surfaced an error nobody handled. */
+async function expectNothingUnhandled(): Promise<void> {
+  for (let turn = 0; turn < 3; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(unhandledRejection).not.toHaveBeenCalled();
+  expect(uncaughtException).not.toHaveBeenCalled();
+}
+
+/** Rejects as ARTIFACT_UNAVAILABLE naming the ref and matching `reason`. */
+function unavailable(ref: string, reason: RegExp) {
+  return (err: unknown) =>
+    err instanceof DriverError &&
+    err.code === 'ARTIFACT_UNAVAILABLE' &&
+    err.message.includes(ref) &&
+    reason.test(err.message);
+}
 
 describe('ArtifactStore: file refs', () => {
   it('unpacks a tar.gz (detected by content) into a versioned dir readable by modules, and caches it', async () => {
@@ -125,15 +158,44 @@ describe('ArtifactStore: file refs', () => {
     expect(existsSync(join(modulesDir, 'linky'))).toBe(false);
   });
 
-  it('a missing file is ARTIFACT_UNAVAILABLE; a bad ref is ARTIFACT_REF_INVALID', async () => {
-    const store = storeIn(join(traversableDir(), 'modules'));
+  it('a missing file is ARTIFACT_UNAVAILABLE naming the ref and why, nothing unhandled; a bad ref is ARTIFACT_REF_INVALID', async () => {
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir);
     const digest = sha256('x');
-    await expect(store.ensure('m', { ref: 'file:///no/such/artifact', sha256: digest })).rejects.toSatisfy(
-      isCode('ARTIFACT_UNAVAILABLE'),
-    );
+    const ref = 'file:///no/such/artifact';
+    await expect(store.ensure('m', { ref, sha256: digest })).rejects.toSatisfy(unavailable(ref, /ENOENT|no such file/));
+    await expectNothingUnhandled();
     await expect(store.ensure('m', { ref: 'ftp://host/a', sha256: digest })).rejects.toSatisfy(
       isCode('ARTIFACT_REF_INVALID'),
     );
+    // Nothing half-downloaded is left, and the store still works.
+    expect(readdirSync(join(modulesDir, '.artifacts'))).toEqual([]);
+    const file = join(makeTempDir(), 'good');
+    writeFileSync(file, 'x');
+    expect(existsSync(await store.ensure('m', { ref: `file://${file}`, sha256: digest }))).toBe(true);
+  });
+
+  it('a path that cannot be read as a file (a dir, a fifo, a read error) is ARTIFACT_UNAVAILABLE, nothing unhandled', async () => {
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir);
+    const digest = sha256('x');
+    const dir = makeTempDir();
+    await expect(store.ensure('m', { ref: `file://${dir}`, sha256: digest })).rejects.toSatisfy(
+      unavailable(`file://${dir}`, /is a directory/),
+    );
+    // A fifo nobody writes to would block a plain open forever.
+    const fifo = join(makeTempDir(), 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(store.ensure('m', { ref: `file://${fifo}`, sha256: digest })).rejects.toSatisfy(
+      unavailable(`file://${fifo}`, /not a regular file/),
+    );
+    // A regular file whose read fails (EIO at offset 0 of a process's memory) once the stream is flowing.
+    await expect(store.ensure('m', { ref: 'file:///proc/self/mem', sha256: digest })).rejects.toSatisfy(
+      unavailable('file:///proc/self/mem', /EIO/),
+    );
+    await expectNothingUnhandled();
+    expect(readdirSync(join(modulesDir, '.artifacts'))).toEqual([]);
+    expect(existsSync(join(modulesDir, 'm'))).toBe(false);
   });
 
   it('cleanup deletes what no kept module uses', async () => {
@@ -207,6 +269,12 @@ describe('ArtifactStore: https refs', () => {
         res.writeHead(302, { location: '/artifact.tgz' }).end();
       } else if (req.url === '/artifact.tgz') {
         res.writeHead(200).end(body);
+      } else if (req.url === '/truncated') {
+        // Promises more than it sends, then drops the connection mid-body.
+        res.writeHead(200, { 'content-length': String(body.length * 10) });
+        res.write(body, () => res.destroy());
+      } else if (req.url === '/moved-to-truncated') {
+        res.writeHead(302, { location: '/truncated' }).end();
       } else {
         res.writeHead(404).end();
       }
@@ -235,6 +303,29 @@ describe('ArtifactStore: https refs', () => {
     await expect(trusting.ensure('web', { ref: `${baseUrl}/missing`, sha256: sha256(body) })).rejects.toSatisfy(
       (err) => isCode('ARTIFACT_UNAVAILABLE')(err) && (err as Error).message.includes('404'),
     );
+    await expectNothingUnhandled();
+  });
+
+  it('a body cut off mid-download, or a server that is not there, is ARTIFACT_UNAVAILABLE, nothing unhandled', async () => {
+    const modulesDir = join(traversableDir(), 'modules');
+    const store = storeIn(modulesDir, { httpsCaFile: caFile });
+    for (const path of ['/truncated', '/moved-to-truncated']) {
+      const ref = `${baseUrl}${path}`;
+      await expect(store.ensure('web', { ref, sha256: sha256(body) })).rejects.toSatisfy(
+        unavailable(ref, /aborted|ECONNRESET|socket hang up|premature close/i),
+      );
+    }
+    // A port nobody listens on (a server closed right after it got its port).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const refused = `https://127.0.0.1:${port}/artifact.tgz`;
+    await expect(store.ensure('web', { ref: refused, sha256: sha256(body) })).rejects.toSatisfy(
+      unavailable(refused, /ECONNREFUSED/),
+    );
+    await expectNothingUnhandled();
+    expect(readdirSync(join(modulesDir, '.artifacts'))).toEqual([]);
   });
 });
 
@@ -282,6 +373,12 @@ describe('ArtifactStore: object store refs', () => {
     await expect(online.ensure('sensor', { ref: artifactRef('missing.tgz'), sha256: digest })).rejects.toSatisfy(
       (err) => isCode('ARTIFACT_UNAVAILABLE')(err) && (err as Error).message.includes('missing.tgz'),
     );
+    // A connection that has been closed.
+    const closed = await connect({ servers: nats.url });
+    await closed.close();
+    const stale = storeIn(join(traversableDir(), 'modules'), { connection: () => closed });
+    await expect(stale.ensure('sensor', { ref, sha256: digest })).rejects.toSatisfy(unavailable(ref, /not connected/));
+    await expectNothingUnhandled();
   });
 
   it('a process module runs its command from its unpacked artifact, as the module user', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { basename, join } from 'node:path';
@@ -118,10 +118,15 @@ export class ArtifactStore {
     }
   }
 
+  /**
+   * The artifact's bytes. Every stream returned has an error listener from the moment it exists: an error before
+   * `pipeline` is attached (a file that cannot be read, a connection reset) must fail the download, never surface as
+   * an uncaught 'error' event; pipeline still sees the error (the stream is then destroyed with it).
+   */
   async #open(parsed: ParsedArtifactRef, ref: string): Promise<Readable> {
     switch (parsed.kind) {
       case 'file':
-        return createReadStream(parsed.path);
+        return guarded(await openRegularFile(parsed.path));
       case 'https':
         return this.#https(parsed.url, HTTPS_REDIRECTS);
       case 'object-store': {
@@ -141,10 +146,13 @@ export class ArtifactStore {
           );
         }
         // The object store reports a corrupt or truncated object through `error`, not through the stream.
-        const body = Readable.fromWeb(result.data as import('node:stream/web').ReadableStream<Uint8Array>);
-        result.error.then((err) => {
-          if (err) body.destroy(err);
-        });
+        const body = guarded(Readable.fromWeb(result.data as import('node:stream/web').ReadableStream<Uint8Array>));
+        result.error.then(
+          (err) => {
+            if (err) body.destroy(err);
+          },
+          (err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))),
+        );
         return body;
       }
     }
@@ -153,7 +161,7 @@ export class ArtifactStore {
   async #https(url: string, redirectsLeft: number): Promise<Readable> {
     const ca = this.#httpsCaFile ? [...rootCertificates, await readFile(this.#httpsCaFile, 'utf8')] : undefined;
     const response = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      const req = httpsRequest(url, { ca, timeout: 30_000 }, resolve);
+      const req = httpsRequest(url, { ca, timeout: 30_000 }, (res) => resolve(guarded(res)));
       req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
       req.on('error', reject);
       req.end();
@@ -239,6 +247,32 @@ export class ArtifactStore {
       if (unused) await rm(path, { recursive: true, force: true });
     }
   }
+}
+
+/** `stream` with an error listener attached, so an error nobody else listens to yet is not thrown as uncaught. */
+function guarded<T extends Readable>(stream: T): T {
+  stream.on('error', () => {
+    // Reported through pipeline (or ignored for a response already discarded).
+  });
+  return stream;
+}
+
+/**
+ * A read stream over a regular file, opened (and checked) before any stream exists: a missing or unreadable path
+ * rejects here. Opened non-blocking so a FIFO cannot hang the agent before it is refused.
+ */
+async function openRegularFile(path: string): Promise<Readable> {
+  const file = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const info = await file.stat();
+    if (!info.isFile()) {
+      throw new Error(`${path} is ${info.isDirectory() ? 'a directory' : 'not a regular file'}`);
+    }
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+  return file.createReadStream();
 }
 
 /** A download or unpack left by a crashed agent: temp names, untouched for an hour (a running one is younger). */
