@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -15,9 +15,15 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ProcessModule } from '@outpost/manifest';
-import { artifactRef } from '@outpost/protocol';
-import { type NatsServerHandle, startNatsServer, waitFor } from '@outpost/testing';
-import { connect, type NatsConnection } from 'nats';
+import { ARTIFACTS_BUCKET, ARTIFACTS_STREAM, artifactRef, subjects } from '@outpost/protocol';
+import {
+  type NatsServerHandle,
+  type SecureNatsServerHandle,
+  startNatsServer,
+  startSecureNatsServer,
+  waitFor,
+} from '@outpost/testing';
+import { connect, credsAuthenticator, type NatsConnection } from 'nats';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArtifactStore } from '../src/artifacts/index.js';
@@ -420,5 +426,92 @@ describe('ArtifactStore: object store refs', () => {
     } finally {
       await driver.close();
     }
+  });
+});
+
+describe('ArtifactStore: object store refs with a device credential (operator mode)', () => {
+  let nats: SecureNatsServerHandle;
+  let cloud: NatsConnection;
+  let device: NatsConnection;
+  /** Permission violations the server reported on the device's connection. */
+  const violations: string[] = [];
+
+  beforeAll(async () => {
+    nats = await startSecureNatsServer();
+    cloud = await connect({
+      servers: nats.url,
+      tls: { caFile: nats.caFile },
+      authenticator: credsAuthenticator(readFileSync(nats.serviceCreds.cloudApi)),
+      inboxPrefix: subjects.cloudApi.inboxPrefix,
+    });
+    const creds = await nats.mintDeviceCreds('artifact-device-01');
+    device = await connect({
+      servers: nats.url,
+      tls: { caFile: nats.caFile },
+      authenticator: credsAuthenticator(readFileSync(creds.credsFile)),
+      inboxPrefix: subjects.device.inboxPrefix('artifact-device-01'),
+    });
+    void (async () => {
+      for await (const status of device.status()) {
+        if (status.type === 'error' && status.data === 'PERMISSIONS_VIOLATION') violations.push(String(status.data));
+      }
+    })();
+    return async () => {
+      await device.close();
+      await cloud.close();
+      await nats.stop();
+    };
+  });
+
+  /** Stores `bytes` as the cloud API does (nats.js's object store, here in small chunks). */
+  async function put(name: string, bytes: Buffer, chunkSize = 16 * 1024): Promise<void> {
+    const objects = await cloud.jetstream().views.os(ARTIFACTS_BUCKET);
+    await objects.putBlob({ name, options: { max_chunk_size: chunkSize } }, bytes);
+  }
+
+  it('fetches a multi-chunk object with direct gets only, byte for byte', async () => {
+    const bytes = randomBytes(1024 * 1024 + 123);
+    await put('big-1.0.bin', bytes);
+    const store = storeIn(join(traversableDir(), 'modules'), { connection: () => device });
+    const cached = await store.fetch({ ref: artifactRef('big-1.0.bin'), sha256: sha256(bytes) });
+    expect(readFileSync(cached).equals(bytes)).toBe(true);
+    // 65 chunks read without one refused call: the device's grant (DIRECT.GET) is all it takes.
+    await device.flush();
+    expect(violations).toEqual([]);
+    await expectNothingUnhandled();
+  });
+
+  it('a missing, deleted or truncated object, or another bucket, is ARTIFACT_UNAVAILABLE naming the ref', async () => {
+    const bytes = randomBytes(100 * 1024);
+    const digest = sha256(bytes);
+    const store = () => storeIn(join(traversableDir(), 'modules'), { connection: () => device });
+
+    const missing = artifactRef('missing-2.0.bin');
+    await expect(store().fetch({ ref: missing, sha256: digest })).rejects.toSatisfy(
+      unavailable(missing, /no object "missing-2\.0\.bin" in outpost-artifacts/),
+    );
+
+    await put('deleted.bin', bytes);
+    await (await cloud.jetstream().views.os(ARTIFACTS_BUCKET)).delete('deleted.bin');
+    const deleted = artifactRef('deleted.bin');
+    await expect(store().fetch({ ref: deleted, sha256: digest })).rejects.toSatisfy(unavailable(deleted, /deleted/));
+
+    // Chunks lost from the stream (purged, all but the last 2 of 7): a 404 part-way through.
+    await put('truncated.bin', bytes);
+    const info = await (await cloud.jetstream().views.os(ARTIFACTS_BUCKET)).info('truncated.bin');
+    await (await cloud.jetstreamManager()).streams.purge(ARTIFACTS_STREAM, {
+      filter: `$O.${ARTIFACTS_BUCKET}.C.${info?.nuid}`,
+      keep: 2,
+    });
+    const truncated = artifactRef('truncated.bin');
+    await expect(store().fetch({ ref: truncated, sha256: digest })).rejects.toSatisfy(
+      unavailable(truncated, /truncated: 2 of 7 chunks/),
+    );
+
+    const elsewhere = artifactRef('big-1.0.bin', 'other-bucket');
+    await expect(store().fetch({ ref: elsewhere, sha256: digest })).rejects.toSatisfy(
+      unavailable(elsewhere, /only the outpost-artifacts bucket/),
+    );
+    await expectNothingUnhandled();
   });
 });

@@ -19,14 +19,10 @@ describe('per-role permissions', () => {
     expect(p.publish).toContain('outpost.dev.press-01.reply.*');
     expect(p.subscribe).toContain(subjects.device.desiredChanged('press-01'));
     expect(p.subscribe).toContain('_INBOX_press-01.>');
-    // Besides its own space, a device may only read the artifacts bucket: JetStream API calls, never `$O.` writes.
-    const artifactReads = p.publish.filter((pattern) => pattern.startsWith('$JS.'));
-    expect(
-      artifactReads.every(
-        (pattern) =>
-          pattern === '$JS.API.INFO' || pattern.includes('OBJ_outpost-artifacts') || pattern === '$JS.API.STREAM.NAMES',
-      ),
-    ).toBe(true);
+    // Besides its own space, a device may only read the artifacts bucket, by direct gets: no consumer (its deliver
+    // subject is not checked by nats-server), no other JetStream call, never `$O.` writes.
+    const artifactReads = p.publish.filter((pattern) => pattern.startsWith('$'));
+    expect(artifactReads).toEqual(['$JS.API.DIRECT.GET.OBJ_outpost-artifacts']);
     expect(p.publish.some((pattern) => pattern.startsWith('$O.'))).toBe(false);
     for (const pattern of [...p.publish.filter((pattern) => !artifactReads.includes(pattern)), ...p.subscribe]) {
       expect(pattern.startsWith('outpost.dev.press-01.') || pattern.startsWith('_INBOX_press-01.')).toBe(true);

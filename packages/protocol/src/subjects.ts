@@ -224,7 +224,7 @@ const ENROLL_INBOX = '_INBOX_enroll';
 const PORTAL_INBOX = '_INBOX_portal';
 const CLOUD_API_INBOX = '_INBOX_cloud-api';
 /** The JetStream stream behind the artifacts object store bucket (nats.js names it `OBJ_<bucket>`). */
-const ARTIFACTS_STREAM = `OBJ_${ARTIFACTS_BUCKET}` as const;
+export const ARTIFACTS_STREAM = `OBJ_${ARTIFACTS_BUCKET}` as const;
 
 export const subjectMap = {
   agentHello: defineSubject('outpost.dev.{deviceId}.agent.hello', {
@@ -444,57 +444,19 @@ export const subjectMap = {
     subscribe: ['portal'],
   }),
   /*
-   * Reading module artifacts from the object store bucket ARTIFACTS_BUCKET with the agent's own credential: exactly the
-   * JetStream API calls nats.js 2.29's `(await js.views.os(bucket)).get(name)` makes on nats-server 2.9.10 (an ordered
-   * consumer delivering to the agent's own inbox). Nothing here writes, purges or deletes: `$O.<bucket>.>` (where
-   * objects are written) and the stream's purge/delete calls stay refused. Names only, for `$JS.API.STREAM.NAMES`:
-   * nats.js looks the stream up by subject before subscribing.
+   * Reading module artifacts from the object store bucket ARTIFACTS_BUCKET with the agent's own credential: JetStream
+   * direct gets only (the stream has `allow_direct`, which the cloud API sets), one request per message, the reply
+   * going to the agent's own inbox. The agent reads an object's metadata (`last_by_subj` of `$O.<bucket>.M.<name>`) and
+   * then its chunks (`next_by_subj` of `$O.<bucket>.C.<nuid>`) with the query in the request body, so the one subject
+   * below is all it needs. No consumer (whose deliver subject nats-server 2.9 does not check), no stream or account
+   * info, nothing that writes, purges or deletes: `$O.<bucket>.>` and every other JetStream call stay refused.
    */
-  artifactsJsInfo: defineSubject('$JS.API.INFO', {
+  artifactsDirectGet: defineSubject(`$JS.API.DIRECT.GET.${ARTIFACTS_STREAM}`, {
     server: 'cloud',
-    about: 'JetStream account info: nats.js asks it before any other JetStream call',
+    about: 'request: one message of the artifacts bucket (an object’s metadata or one chunk), JSON query in the body',
     message: null,
-    payload: 'a JetStream API request',
-    publish: ['agent'],
-    subscribe: [],
-  }),
-  artifactsStreamInfo: defineSubject(`$JS.API.STREAM.INFO.${ARTIFACTS_STREAM}`, {
-    server: 'cloud',
-    about: 'the artifacts bucket’s stream info (opening the object store)',
-    message: null,
-    payload: 'a JetStream API request',
-    publish: ['agent'],
-    subscribe: [],
-  }),
-  artifactsStreamNames: defineSubject('$JS.API.STREAM.NAMES', {
-    server: 'cloud',
-    about: 'which stream holds a subject (nats.js asks before subscribing to an object’s chunks)',
-    message: null,
-    payload: 'a JetStream API request',
-    publish: ['agent'],
-    subscribe: [],
-  }),
-  artifactsMsgGet: defineSubject(`$JS.API.STREAM.MSG.GET.${ARTIFACTS_STREAM}`, {
-    server: 'cloud',
-    about: 'an artifact’s metadata (size, sha256, chunk subject)',
-    message: null,
-    payload: 'a JetStream API request',
-    publish: ['agent'],
-    subscribe: [],
-  }),
-  artifactsConsumerCreate: defineSubject(`$JS.API.CONSUMER.CREATE.${ARTIFACTS_STREAM}`, {
-    server: 'cloud',
-    about: 'an ordered consumer delivering an artifact’s chunks to the agent’s inbox',
-    message: null,
-    payload: 'a JetStream API request',
-    publish: ['agent'],
-    subscribe: [],
-  }),
-  artifactsFlowControl: defineSubject(`$JS.FC.${ARTIFACTS_STREAM}.>`, {
-    server: 'cloud',
-    about: 'flow-control answers while an artifact’s chunks stream in',
-    message: null,
-    payload: 'empty flow-control replies',
+    payload: 'a JetStream direct get request (`{ last_by_subj }` or `{ seq, next_by_subj }`)',
+    replyTo: `${DEVICE_INBOX}.…`,
     publish: ['agent'],
     subscribe: [],
   }),

@@ -246,15 +246,11 @@ describe('defining a subject', () => {
 });
 
 describe('permissions derived from the map', () => {
-  /** What nats.js 2.29's `(await js.views.os(ARTIFACTS_BUCKET)).get(name)` publishes on nats-server 2.9.10. */
-  const ARTIFACT_READ_SUBJECTS = [
-    '$JS.API.INFO',
-    '$JS.API.STREAM.INFO.OBJ_outpost-artifacts',
-    '$JS.API.STREAM.NAMES',
-    '$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts',
-    '$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts',
-    '$JS.FC.OBJ_outpost-artifacts.>',
-  ];
+  /**
+   * The agent reads artifacts with JetStream direct gets, the query in the body: one subject, no consumer (whose
+   * deliver subject nats-server does not check), no stream or account info.
+   */
+  const ARTIFACT_READ_SUBJECTS = ['$JS.API.DIRECT.GET.OBJ_outpost-artifacts'];
 
   it('confine an agent to its own device space and its own inbox, plus reading the artifacts bucket', () => {
     const { publish, subscribe } = permissionsFor({ role: 'agent', deviceId: 'press-01' });
@@ -292,6 +288,8 @@ describe('permissions derived from the map', () => {
           expect(subject.split('.')[0]).not.toBe('_INBOX');
         }
         expect(subscribe.filter((subject) => subject.startsWith('$'))).toEqual([]);
+        // Never a consumer, flow control or any other JetStream call: only the artifacts stream's direct get.
+        expect(publish.filter((subject) => subject.startsWith('$'))).toEqual(ARTIFACT_READ_SUBJECTS);
       }),
     );
   });

@@ -45,7 +45,13 @@ const CLOUD_PUBLISH_TARGETS = [
   'outpost.api.v1.anything',
   'outpost.events.v1.anything',
   '$JS.API.STREAM.CREATE.STOLEN',
-  // Devices may read the artifacts object store ($JS.API.INFO and a few read subjects on it), never change it.
+  // Devices may read the artifacts object store by direct gets only, never change it, never create a consumer on it
+  // (nats-server does not check a push consumer's deliver subject), never use another JetStream call.
+  '$JS.API.CONSUMER.CREATE.OBJ_outpost-artifacts',
+  '$JS.API.CONSUMER.DURABLE.CREATE.OBJ_outpost-artifacts.stolen',
+  '$JS.API.STREAM.INFO.OBJ_outpost-artifacts',
+  '$JS.API.STREAM.MSG.GET.OBJ_outpost-artifacts',
+  '$JS.API.INFO',
   '$JS.API.STREAM.DELETE.OBJ_outpost-artifacts',
   '$JS.API.STREAM.PURGE.OBJ_outpost-artifacts',
   '$O.outpost-artifacts.C.stolen',

@@ -12,6 +12,7 @@ import { type ParsedArtifactRef, parseArtifactRef } from '@outpost/protocol';
 import type { NatsConnection } from 'nats';
 import { errorMessage } from '../errors.js';
 import { DriverError } from '../runtime/contracts.js';
+import { openObject } from './object-store-reader.js';
 
 /** A process module's artifact as the manifest gives it. */
 export interface ArtifactSpec {
@@ -137,23 +138,8 @@ export class ArtifactStore {
             `artifact ${ref}: not cached on this device and the agent is not connected to the cloud`,
           );
         }
-        const store = await nc.jetstream().views.os(parsed.bucket);
-        const result = await store.get(parsed.name);
-        if (!result) {
-          throw new DriverError(
-            'ARTIFACT_UNAVAILABLE',
-            `artifact ${ref}: no object "${parsed.name}" in ${parsed.bucket}`,
-          );
-        }
-        // The object store reports a corrupt or truncated object through `error`, not through the stream.
-        const body = guarded(Readable.fromWeb(result.data as import('node:stream/web').ReadableStream<Uint8Array>));
-        result.error.then(
-          (err) => {
-            if (err) body.destroy(err);
-          },
-          (err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))),
-        );
-        return body;
+        // Direct gets only (ADR 0012): a device credential may make no other JetStream call.
+        return guarded(await openObject(nc, parsed.bucket, parsed.name, ref));
       }
     }
   }
