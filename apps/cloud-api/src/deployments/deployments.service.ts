@@ -107,10 +107,12 @@ export class DeploymentsService {
   async put(deviceId: string, body: unknown, query: PutDeploymentQuery): Promise<PutDeploymentResponse> {
     if (!(await this.repository.deviceExists(deviceId))) throw notFound(deviceId);
     const { manifest, warnings } = this.manifestFrom(body, query.format);
+    // The key is read before the version lock: inside it, only this transaction may touch the database.
+    const sign = await this.signing.signer();
     const row = await this.repository.insertNext(deviceId, async (version) => {
       const id = `dep-${randomUUID()}`;
       const createdAt = new Date();
-      const signed = await this.signing.sign({ id, deviceId, version, createdAt: createdAt.toISOString(), manifest });
+      const signed = sign({ id, deviceId, version, createdAt: createdAt.toISOString(), manifest });
       return {
         id,
         createdAt,

@@ -69,13 +69,23 @@ export class SigningService implements OnModuleInit {
 
   /** Signs a deployment for one device with the active key. Invalid deployments are VALIDATION_FAILED. */
   async sign(deployment: DeviceDeploymentInput): Promise<SignedDeployment> {
+    return (await this.signer())(deployment);
+  }
+
+  /**
+   * A synchronous signer with the active key, looked up now. Callers that sign inside a database transaction take it
+   * first: a lookup inside the transaction would wait for the transaction itself on PGlite's single connection.
+   */
+  async signer(): Promise<(deployment: DeviceDeploymentInput) => SignedDeployment> {
     const { keyId, privateKey } = await this.activeKey();
-    try {
-      return signDeployment(deployment, { keyId, privateKey });
-    } catch (err) {
-      if (!(err instanceof DeploymentSigningError)) throw err;
-      throw new OutpostError('VALIDATION_FAILED', 'The deployment cannot be signed', [...err.issues]);
-    }
+    return (deployment) => {
+      try {
+        return signDeployment(deployment, { keyId, privateKey });
+      } catch (err) {
+        if (!(err instanceof DeploymentSigningError)) throw err;
+        throw new OutpostError('VALIDATION_FAILED', 'The deployment cannot be signed', [...err.issues]);
+      }
+    };
   }
 
   /** A new active key; the previous one is retired but stays trusted until removed. */
