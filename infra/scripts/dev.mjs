@@ -8,7 +8,7 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -231,13 +231,30 @@ async function main() {
   const agentSecurity = await enrollDevDevice({ nats, natsUrl, tokenFile, deviceDir, agentConfig });
   writeFileSync(
     agentConfig,
-    `${JSON.stringify({ deviceId, natsUrl, stateDir: deviceDir, heartbeatIntervalMs: 5000, ...agentSecurity }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        deviceId,
+        natsUrl,
+        stateDir: deviceDir,
+        heartbeatIntervalMs: 5000,
+        ...agentSecurity,
+        // Run as root (CI, containers), the agent drops process modules to this user; a dev machine has no
+        // outpost-modules user (infra/device/install.sh creates it on devices), so the demo uses nobody.
+        ...(process.getuid?.() === 0 ? { moduleUser: 'nobody' } : {}),
+        // Ctrl-C stops the whole stack, the demo modules included; on a device they outlive agent restarts.
+        modulesOnAgentStop: 'stop',
+      },
+      null,
+      2,
+    )}\n`,
     { mode: 0o600 },
   );
   await start('agent', process.execPath, [join(root, 'apps/edge-agent/dist/cli.js'), 'run', '--config', agentConfig], {
     extraEnv: {},
     ready: /"msg":"connected"/,
   });
+
+  const demo = await deployDemo(tokenFile);
 
   const portalDir = join(root, 'apps/portal');
   const nextBin = join(portalDir, 'node_modules/next/dist/bin/next');
@@ -271,8 +288,58 @@ async function main() {
     log(`  sign in     with an existing admin user (${passwordFile} not written: an admin user already existed)`);
   }
   log(`  device      ${deviceId}`);
+  if (demo) log(`  demo        ${demo}`);
   log('Press Ctrl-C to stop everything.');
   log('STACK READY');
+}
+
+/**
+ * Gives dev-device-01 a demo deployment of two process modules (infra/demo) the first time, so a new user sees modules
+ * running at once: a simulated sensor that logs readings and a status page the agent health-checks over HTTP. A
+ * deployment already on the device (the demo from an earlier run, or the developer's own) is left as it is.
+ */
+async function deployDemo(tokenFile) {
+  if (!existsSync(tokenFile)) return null;
+  const headers = {
+    authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`,
+    'content-type': 'application/json',
+  };
+  const url = `http://127.0.0.1:${apiPort}/api/v1/devices/${deviceId}/deployment`;
+  const current = await fetch(url, { headers });
+  if (!current.ok) {
+    log(`warning: reading ${deviceId}'s deployment answered ${current.status}; no demo deployment`);
+    return null;
+  }
+  const { desired } = await current.json();
+  if (desired) return `${deviceId} runs deployment version ${desired.version} (left as it is)`;
+  let statusPort = 8099;
+  while (!(await portIsFree(statusPort))) statusPort++;
+  const demoModule = (script, extra) => ({
+    type: 'process',
+    version: '1.0.0',
+    restartPolicy: 'always',
+    process: { command: process.execPath, args: [join(root, 'infra/demo', script)] },
+    ...extra,
+  });
+  const manifest = {
+    schemaVersion: '1.0',
+    modules: {
+      sensor: demoModule('sensor.mjs', { startupOrder: 1 }),
+      'status-page': demoModule('status-page.mjs', {
+        startupOrder: 2,
+        env: { PORT: { value: String(statusPort) } },
+        health: { type: 'http', port: statusPort, path: '/healthz', intervalSecs: 5 },
+      }),
+    },
+  };
+  const response = await fetch(url, { method: 'PUT', headers, body: JSON.stringify({ manifest }) });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    log(`warning: the demo deployment answered ${response.status} ${body?.code ?? ''} ${body?.message ?? ''}`);
+    return null;
+  }
+  log(`deployed the demo modules (sensor, status-page) to ${deviceId}`);
+  return `modules sensor and status-page (http://127.0.0.1:${statusPort}); try: node apps/edge-agent/dist/cli.js list --config ${relative(root, join(stateDir, 'agent', `${deviceId}.json`))}`;
 }
 
 /** Files `outpost-agent enroll` leaves in the device's state dir (apps/edge-agent/src/commands/enroll.ts). */

@@ -31,16 +31,39 @@ function descendants(pid: number): number[] {
  * is killed (a timed-out test), its children live on in their own process groups; this finds them all the same.
  */
 function killStackStartedWith(stateDir: string): void {
-  const marker = `OUTPOST_STATE_DIR=${stateDir}\0`;
+  for (const pid of processesOfStack(stateDir)) process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * Processes of the stack under `stateDir`: the orchestrator's children carry OUTPOST_STATE_DIR in their environment;
+ * the demo modules get a clean environment from the agent, with their data dir inside the state dir.
+ */
+function processesOfStack(stateDir: string): number[] {
+  const markers = [`OUTPOST_STATE_DIR=${stateDir}\0`, `OUTPOST_MODULE_DATA_DIR=${stateDir}/`];
+  const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker)) process.kill(pid, 'SIGKILL');
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (markers.some((marker) => environ.includes(marker))) found.push(pid);
     } catch {
       // gone already, or not ours to read
     }
   }
+  return found;
+}
+
+/** The demo modules' processes (their environment names their data dir inside the stack's state dir). */
+function demoModuleProcesses(stateDir: string): number[] {
+  const marker = `OUTPOST_MODULE_DATA_DIR=${stateDir}/`;
+  return processesOfStack(stateDir).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker);
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function freePorts() {
@@ -77,9 +100,12 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
     const hubConfig = readFileSync(join(stateDir, 'nats', 'hub.conf'), 'utf8');
     expect(hubConfig).toMatch(/resolver \{\s+type: full/);
     expect(hubConfig).toContain('tls {');
-    for (const dir of ['identity', 'pki', join('agent', 'dev-device-01')]) {
+    for (const dir of ['identity', 'pki']) {
       expect(statSync(join(stateDir, dir)).mode & 0o777, dir).toBe(0o700);
     }
+    // The agent's state dir is traverse-only for others: modules running as another user reach their own dirs
+    // inside it, but cannot list it, and its files (credentials) are the owner's alone.
+    expect(statSync(join(stateDir, 'agent', 'dev-device-01')).mode & 0o777).toBe(0o711);
     for (const file of [
       'identity/operator.nk',
       'identity/account-signing.nk',
@@ -118,10 +144,31 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
       { timeoutMs: 60_000, what: 'the portal to list dev-device-01 online' },
     );
 
+    // The demo deployment: two process modules running on dev-device-01, as the API reports them.
+    expect(dev.output()).toContain('deployed the demo modules (sensor, status-page) to dev-device-01');
+    const adminToken = readFileSync(join(stateDir, 'admin-token'), 'utf8').trim();
+    const apiUrl = `http://127.0.0.1:${ports.PORT}`;
+    await waitFor(
+      async () => {
+        const response = await fetch(`${apiUrl}/api/v1/devices/dev-device-01`, {
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        const device = (await response.json()) as {
+          reported?: { modules?: Record<string, { status: string }> } | null;
+        };
+        const modules = device.reported?.modules ?? {};
+        return modules.sensor?.status === 'running' && modules['status-page']?.status === 'running';
+      },
+      { timeoutMs: 90_000, what: 'dev-device-01 to report the demo modules sensor and status-page running' },
+    );
+    const modulePids = demoModuleProcesses(stateDir);
+    expect(modulePids).toHaveLength(2);
+
     expect(await dev.stop('SIGINT', 60_000)).toBe(0);
-    await waitFor(() => children.every((pid) => !isAlive(pid)), {
+    const everything = [...children, ...modulePids];
+    await waitFor(() => everything.every((pid) => !isAlive(pid)), {
       timeoutMs: 30_000,
-      what: `every child of pnpm dev to exit (left: ${children.filter(isAlive).join(', ')})`,
+      what: `every child of pnpm dev and every demo module to exit (left: ${everything.filter(isAlive).join(', ')})`,
     });
   });
 
