@@ -13,8 +13,9 @@ export const restartCommand: Command = {
   summary: 'restart one module now',
   usage: `Usage: outpost-agent restart <module> --config <file> [--json]
 
-Asks the running agent to restart the module (stop with its grace period, then start). The restart counts in the
-module's restart count. Exit codes: 0 restarted, 1 no such module or the agent is not running, 2 bad usage.
+Asks the running agent to restart the module (stop with its grace period, then start). A manual restart gives
+the module its restart budget back (its restart count starts again from 0); a module desired stopped is refused.
+Exit codes: 0 restarted, 1 no such module or the agent is not running, 2 bad usage.
 
 Options:
 ${CONTROL_CLI_OPTIONS_HELP}`,

@@ -341,7 +341,11 @@ function errorBody(err: unknown): ErrorBody {
     return { code: err.code, message: err.message, details: [...err.details] };
   }
   // The runtime refuses work while it stops (RUNTIME_STOPPED): for the caller the agent is unavailable.
-  const code = sharedErrorCode(err) ?? (errorCodeOf(err) === 'RUNTIME_STOPPED' ? 'UNAVAILABLE' : null);
+  // A module desired stopped cannot be restarted: a conflict with the deployment, not a failure of the agent.
+  const runtimeCode = errorCodeOf(err);
+  const code =
+    sharedErrorCode(err) ??
+    (runtimeCode === 'RUNTIME_STOPPED' ? 'UNAVAILABLE' : runtimeCode === 'MODULE_STOPPED' ? 'CONFLICT' : null);
   const details =
     typeof err === 'object' && err !== null && 'details' in err && Array.isArray(err.details)
       ? (err.details as ErrorBody['details'])

@@ -242,6 +242,7 @@ export class AgentMethods {
     if (err instanceof OutpostError) return err.toBody();
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'NOT_FOUND') return { code: 'NOT_FOUND', message: errorMessage(err), details: [] };
+    if (code === 'MODULE_STOPPED') return { code: 'CONFLICT', message: errorMessage(err), details: [] };
     if (code === 'RUNTIME_STOPPED') {
       return { code: 'UNAVAILABLE', message: `${method}: the agent is stopping; try again`, details: [] };
     }
