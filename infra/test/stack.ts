@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +86,8 @@ export async function startAgent(options: {
   /** The device's creds file and the CA it pins (as enrolment writes them). */
   credsFile?: string;
   caFile?: string;
+  /** More agent config (moduleUser, modulesDir, ...). */
+  config?: Record<string, unknown>;
 }): Promise<{ proc: SpawnedProcess; dir: string }> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'outpost-e2e-agent-'));
   const config = join(dir, 'agent.json');
@@ -97,6 +100,7 @@ export async function startAgent(options: {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       ...(options.credsFile ? { credsFile: options.credsFile } : {}),
       ...(options.caFile ? { caFile: options.caFile } : {}),
+      ...options.config,
     }),
   );
   const proc = await spawnProcess(
@@ -108,6 +112,65 @@ export async function startAgent(options: {
     },
   );
   return { proc, dir };
+}
+
+/**
+ * A device joining as a real one does (and as `pnpm dev` enrols dev-device-01): registered through the API with the
+ * admin token, then `outpost-agent enroll` with the one-time token the API answered, which writes the device's
+ * credential, the pinned CA and the deployment-signing keys it trusts (trusted-keys.json) into `<dir>/state`.
+ * `dir` is traversable (0711) so a module user can reach `<dir>/modules`; the state dir stays the agent's (0700).
+ */
+export async function enrollDevice(options: {
+  apiUrl: string;
+  adminToken: string;
+  natsUrl: string;
+  deviceId: string;
+}): Promise<{ dir: string; stateDir: string; modulesDir: string; credsFile: string; caFile: string }> {
+  const registered = await fetch(`${options.apiUrl}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${options.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: options.deviceId }),
+  });
+  const body = (await registered.json()) as { enrollment?: { token?: string } };
+  const token = body.enrollment?.token;
+  if (registered.status !== 201 || typeof token !== 'string') {
+    throw new Error(`registering ${options.deviceId} answered ${registered.status}: ${JSON.stringify(body)}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-e2e-agent-'));
+  chmodSync(dir, 0o711);
+  const stateDir = join(dir, 'state');
+  const modulesDir = join(dir, 'modules');
+  mkdirSync(modulesDir, { mode: 0o755 });
+  const cli = join(repoRoot, 'apps/edge-agent/dist/cli.js');
+  const args = ['enroll', '--nats', options.natsUrl, '--token', token, '--state-dir', stateDir];
+  await new Promise<void>((resolveEnroll, rejectEnroll) => {
+    execFile(
+      process.execPath,
+      [cli, ...args, '--config', join(dir, 'agent.json')],
+      { encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) =>
+        err
+          ? rejectEnroll(new Error(`outpost-agent enroll failed: ${err.message}\n${stdout}${stderr}`))
+          : resolveEnroll(),
+    );
+  });
+  return { dir, stateDir, modulesDir, credsFile: join(stateDir, 'device.creds'), caFile: join(stateDir, 'ca.pem') };
+}
+
+/** The live (not zombie) processes whose command line has `marker` as one of its arguments. */
+export function pidsWithMarker(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(marker)) continue;
+      const state = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+      if (state !== 'Z') pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
 }
 
 interface DeviceLike {
