@@ -6,8 +6,10 @@
 // The private nats-server runs as production does: operator/JWT mode with the full resolver and TLS. The identity
 // (operator, accounts, service users) and a dev CA are made once under .outpost/identity and .outpost/pki.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -238,9 +240,7 @@ async function main() {
         stateDir: deviceDir,
         heartbeatIntervalMs: 5000,
         ...agentSecurity,
-        // Run as root (CI, containers), the agent drops process modules to this user; a dev machine has no
-        // outpost-modules user (infra/device/install.sh creates it on devices), so the demo uses nobody.
-        ...(process.getuid?.() === 0 ? { moduleUser: 'nobody' } : {}),
+        ...rootModuleSettings(),
         // Ctrl-C stops the whole stack, the demo modules included; on a device they outlive agent restarts.
         modulesOnAgentStop: 'stop',
       },
@@ -294,6 +294,23 @@ async function main() {
 }
 
 /**
+ * Run as root (CI, containers), the agent drops process modules to an unprivileged user. A dev machine has no
+ * outpost-modules user (infra/device/install.sh creates it on devices), so the demo uses nobody, and the modules' dir
+ * goes under the system temp dir: a checkout (and the state dir in it) may sit below a directory only its owner can
+ * enter, which nobody could never reach.
+ */
+function rootModuleSettings() {
+  if (process.getuid?.() !== 0) return {};
+  const modulesDir = join(
+    tmpdir(),
+    `outpost-dev-modules-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`,
+  );
+  mkdirSync(modulesDir, { recursive: true });
+  chmodSync(modulesDir, 0o711);
+  return { moduleUser: 'nobody', modulesDir };
+}
+
+/**
  * Gives dev-device-01 a demo deployment of two process modules (infra/demo) the first time, so a new user sees modules
  * running at once: a simulated sensor that logs readings and a status page the agent health-checks over HTTP. A
  * deployment already on the device (the demo from an earlier run, or the developer's own) is left as it is.
@@ -314,13 +331,19 @@ async function deployDemo(tokenFile) {
   if (desired) return `${deviceId} runs deployment version ${desired.version} (left as it is)`;
   let statusPort = 8099;
   while (!(await portIsFree(statusPort))) statusPort++;
-  const demoModule = (script, extra) => ({
-    type: 'process',
-    version: '1.0.0',
-    restartPolicy: 'always',
-    process: { command: process.execPath, args: [join(root, 'infra/demo', script)] },
-    ...extra,
-  });
+  // Each script is the module's artifact (a file:// ref with its sha256): the agent copies it into the module's own
+  // versioned dir, which the module user can read even when the checkout itself is private to its owner.
+  const demoModule = (script, extra) => {
+    const path = join(root, 'infra/demo', script);
+    const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
+    return {
+      type: 'process',
+      version: '1.0.0',
+      restartPolicy: 'always',
+      process: { artifact: { ref: pathToFileURL(path).href, sha256 }, command: process.execPath, args: [script] },
+      ...extra,
+    };
+  };
   const manifest = {
     schemaVersion: '1.0',
     modules: {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort, isAlive, spawnProcess, waitFor } from '@outpost/testing';
@@ -31,15 +31,29 @@ function descendants(pid: number): number[] {
  * is killed (a timed-out test), its children live on in their own process groups; this finds them all the same.
  */
 function killStackStartedWith(stateDir: string): void {
-  for (const pid of processesOfStack(stateDir)) process.kill(pid, 'SIGKILL');
+  for (const pid of processesOfStack(stateDir, [moduleMarker(stateDir)])) process.kill(pid, 'SIGKILL');
 }
 
-/**
- * Processes of the stack under `stateDir`: the orchestrator's children carry OUTPOST_STATE_DIR in their environment;
- * the demo modules get a clean environment from the agent, with their data dir inside the state dir.
- */
-function processesOfStack(stateDir: string): number[] {
-  const markers = [`OUTPOST_STATE_DIR=${stateDir}\0`, `OUTPOST_MODULE_DATA_DIR=${stateDir}/`];
+/** The agent config pnpm dev wrote: its modulesDir (set when running as root) says where the modules live. */
+function modulesDirOf(stateDir: string): string {
+  try {
+    const config = JSON.parse(readFileSync(join(stateDir, 'agent', 'dev-device-01.json'), 'utf8')) as {
+      modulesDir?: string;
+    };
+    return config.modulesDir ?? join(stateDir, 'agent', 'dev-device-01', 'modules');
+  } catch {
+    return join(stateDir, 'agent', 'dev-device-01', 'modules');
+  }
+}
+
+/** The agent gives modules a clean environment naming their data dir inside the modules dir. */
+function moduleMarker(stateDir: string): string {
+  return `OUTPOST_MODULE_DATA_DIR=${modulesDirOf(stateDir)}/`;
+}
+
+/** Processes of the stack under `stateDir`: the orchestrator's children carry OUTPOST_STATE_DIR in their environment. */
+function processesOfStack(stateDir: string, extraMarkers: readonly string[] = []): number[] {
+  const markers = [`OUTPOST_STATE_DIR=${stateDir}\0`, ...extraMarkers];
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
@@ -54,10 +68,10 @@ function processesOfStack(stateDir: string): number[] {
   return found;
 }
 
-/** The demo modules' processes (their environment names their data dir inside the stack's state dir). */
+/** The demo modules' processes. */
 function demoModuleProcesses(stateDir: string): number[] {
-  const marker = `OUTPOST_MODULE_DATA_DIR=${stateDir}/`;
-  return processesOfStack(stateDir).filter((pid) => {
+  const marker = moduleMarker(stateDir);
+  return processesOfStack(stateDir, [marker]).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/environ`, 'latin1').includes(marker);
     } catch {
@@ -82,7 +96,11 @@ describe('pnpm dev (infra/scripts/dev.mjs)', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, OUTPOST_STATE_DIR: stateDir, ...ports };
     delete env.NATS_URL;
     delete env.DATABASE_URL;
-    onTestFinished(() => killStackStartedWith(stateDir));
+    onTestFinished(() => {
+      const modulesDir = modulesDirOf(stateDir);
+      killStackStartedWith(stateDir);
+      if (!modulesDir.startsWith(stateDir)) rmSync(modulesDir, { recursive: true, force: true });
+    });
     const dev = await spawnProcess(process.execPath, [join(repoRoot, 'infra/scripts/dev.mjs')], {
       cwd: repoRoot,
       env,
