@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
+import { permissionsFor, subjects } from '@outpost/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatCredsFile, parseCredsFile, writeFileAtomic } from '../src/credentials/creds-file.js';
-import { RENEW_AT_FRACTION, renewalDueAt } from '../src/credentials/renewal.js';
+import { missingPermissions, RENEW_AT_FRACTION, renewalDueAt } from '../src/credentials/renewal.js';
 import { makeTempDir, removeTempDirs } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -76,5 +77,30 @@ describe('renewal schedule', () => {
     expect(renewalDueAt({ issuedAt: null, expiresAt }, new Date('2030-01-01T00:00:30Z'))?.toISOString()).toBe(
       '2030-01-01T00:20:10.000Z',
     );
+  });
+});
+
+describe('a credential minted before an upgrade', () => {
+  const jwtWith = (nats: unknown) =>
+    ['e30', Buffer.from(JSON.stringify({ sub: 'UKEY', nats })).toString('base64url'), 'sig'].join('.');
+  const current = permissionsFor({ role: 'agent', deviceId: 'press-01' });
+
+  it('names each subject this agent uses that the JWT does not allow, so it is renewed at once', () => {
+    const older = {
+      pub: { allow: current.publish.filter((subject) => !subject.startsWith('$JS.')) },
+      sub: { allow: current.subscribe.filter((subject) => subject !== subjects.device.agentMethods('press-01')) },
+    };
+    expect(missingPermissions(jwtWith(older), 'press-01')).toEqual([
+      ...current.publish.filter((subject) => subject.startsWith('$JS.')).map((subject) => `publish ${subject}`),
+      `subscribe ${subjects.device.agentMethods('press-01')}`,
+    ]);
+  });
+
+  it('finds nothing missing in a current credential, or in one without permission lists', () => {
+    expect(
+      missingPermissions(jwtWith({ pub: { allow: current.publish }, sub: { allow: current.subscribe } }), 'press-01'),
+    ).toEqual([]);
+    expect(missingPermissions(jwtWith(undefined), 'press-01')).toEqual([]);
+    expect(missingPermissions('not-a-jwt', 'press-01')).toEqual([]);
   });
 });

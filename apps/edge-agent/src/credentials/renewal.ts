@@ -4,6 +4,7 @@ import {
   decodeReply,
   encodeMessage,
   OutpostError,
+  permissionsFor,
   subjects,
 } from '@outpost/protocol';
 import { type AgentConnection, type BackoffPolicy, backoffDelayMs } from '../connection/index.js';
@@ -33,6 +34,33 @@ export function renewalDueAt(
   const issued = credential.issuedAt ?? now;
   const lifetime = Math.max(0, credential.expiresAt.getTime() - issued.getTime());
   return new Date(issued.getTime() + lifetime * RENEW_AT_FRACTION);
+}
+
+/**
+ * The subjects this agent version uses that the credential's JWT does not allow, as `publish <subject>` /
+ * `subscribe <subject>`: a credential minted before an upgrade that added subjects (agent methods, artifact reads).
+ * The cloud mints renewals with the current permissions, so such a credential is renewed at once. Empty when the JWT
+ * carries no permission lists (nothing to compare) or cannot be read.
+ */
+export function missingPermissions(jwt: string, deviceId: string): string[] {
+  let nats: { pub?: { allow?: unknown }; sub?: { allow?: unknown } } | undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      nats?: typeof nats;
+    };
+    nats = payload.nats;
+  } catch {
+    return [];
+  }
+  const allowed = (list: unknown) => (Array.isArray(list) ? new Set(list.filter((x) => typeof x === 'string')) : null);
+  const publish = allowed(nats?.pub?.allow);
+  const subscribe = allowed(nats?.sub?.allow);
+  if (!publish || !subscribe) return [];
+  const wanted = permissionsFor({ role: 'agent', deviceId });
+  return [
+    ...wanted.publish.filter((subject) => !publish.has(subject)).map((subject) => `publish ${subject}`),
+    ...wanted.subscribe.filter((subject) => !subscribe.has(subject)).map((subject) => `subscribe ${subject}`),
+  ];
 }
 
 export interface CredentialRenewerOptions {
@@ -79,6 +107,15 @@ export class CredentialRenewer {
         void this.renew();
       }
     });
+    const missing = missingPermissions(this.credential.jwt, this.options.deviceId);
+    if (missing.length > 0) {
+      this.log.info(
+        { code: 'CREDENTIAL_PERMISSIONS_OUTDATED', publicKey: this.credential.publicKey, missing },
+        'the credential predates subjects this agent uses; renewing it now',
+      );
+      this.scheduleIn(0);
+      return;
+    }
     const due = renewalDueAt(this.credential);
     if (!due) {
       this.log.info({ publicKey: this.credential.publicKey }, 'credential does not expire; no renewal needed');
