@@ -410,6 +410,9 @@ async function enrollDevDevice({ nats, natsUrl, tokenFile, deviceDir, agentConfi
   log(`registered ${deviceId}; enrolling it with outpost-agent enroll`);
   // The registry did not know the device: whatever an earlier run left here belongs to a device that no longer exists.
   for (const file of ENROLLED_FILES) rmSync(join(deviceDir, file), { force: true });
+  // The one-time token goes through a private file, never the command line (which other users see in `ps`).
+  const enrollTokenFile = join(stateDir, 'agent', `${deviceId}.enroll-token`);
+  writeFileSync(enrollTokenFile, body.enrollment.token, { mode: 0o600 });
   const enroll = await new Promise((resolveEnroll) => {
     execFile(
       process.execPath,
@@ -418,8 +421,8 @@ async function enrollDevDevice({ nats, natsUrl, tokenFile, deviceDir, agentConfi
         'enroll',
         '--nats',
         natsUrl.split(',')[0],
-        '--token',
-        body.enrollment.token,
+        '--token-file',
+        enrollTokenFile,
         '--state-dir',
         deviceDir,
         '--config',
@@ -429,6 +432,7 @@ async function enrollDevDevice({ nats, natsUrl, tokenFile, deviceDir, agentConfi
       (err, stdout, stderr) => resolveEnroll({ code: err ? (err.code ?? 1) : 0, output: `${stdout}${stderr}` }),
     );
   });
+  rmSync(enrollTokenFile, { force: true });
   for (const line of enroll.output.split('\n')) {
     if (line.trim()) process.stdout.write(`${formatLine('enroll', line)}\n`);
   }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createUserKey, formatCredsFile } from '@outpost/nats-identity';
 import {
@@ -209,7 +209,22 @@ describe('enrolment', () => {
     const token = (created.body as { enrollment: { token: string } }).enrollment.token;
     expect(decodeEnrollmentToken(token).group).toBe(true);
     const dir = stateDir();
-    const cli = await enrollCli(['--nats', nats.url, '--token', token, '--state-dir', dir, '--device-id', 'l3-0001']);
+    // The token from a file (install scripts: a token on a command line shows in `ps`); not both ways at once.
+    const tokenFile = join(dirname(dir), 'enrollment-token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    const both = await enrollCli(['--nats', nats.url, '--token', token, '--token-file', tokenFile, '--state-dir', dir]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give --token or --token-file, not both');
+    const cli = await enrollCli([
+      '--nats',
+      nats.url,
+      '--token-file',
+      tokenFile,
+      '--state-dir',
+      dir,
+      '--device-id',
+      'l3-0001',
+    ]);
     expect(cli.stderr).toBe('');
     const device = await api(app, '/api/v1/devices/l3-0001', { token: app.adminToken });
     expect((device.body as { tags: Record<string, string> }).tags).toEqual({ line: 'L3', serial: 'l3-0001' });

@@ -32,7 +32,7 @@ const ENROLL_TIMEOUT_MS = 15_000;
 export const enrollCommand: Command = {
   name: 'enroll',
   summary: 'enrol this device with a token from the cloud; writes its credential, CA and config',
-  usage: `Usage: outpost-agent enroll --nats <url> --token <token> [--state-dir <dir>] [--device-id <id>] [--config <file>]
+  usage: `Usage: outpost-agent enroll --nats <url> (--token <token> | --token-file <file>) [--state-dir <dir>] [--device-id <id>] [--config <file>]
 
 Generates this device's NKey (the seed never leaves the device), trades the enrolment token and the public key for
 the device's NATS credential over NATS, and writes into the state dir (0700; secrets 0600):
@@ -47,6 +47,7 @@ The token carries the CA certificate: the agent talks only to a server that pres
 Options:
   --nats <url>        the cloud NATS URL (tls://host:port)
   --token <token>     the enrolment token from POST /api/v1/devices or an enrolment group
+  --token-file <file> read the token from a file instead (a token on a command line shows in \`ps\`)
   --state-dir <dir>   where to keep the device's files (default ./outpost-agent)
   --device-id <id>    the device id; required with a group token, must match a device token
   --config <file>     the agent config to write or update (default <state-dir>/agent.json)
@@ -58,6 +59,7 @@ Options:
       options: {
         nats: { type: 'string' },
         token: { type: 'string' },
+        'token-file': { type: 'string' },
         'state-dir': { type: 'string' },
         'device-id': { type: 'string' },
         config: { type: 'string' },
@@ -70,11 +72,15 @@ Options:
       process.stdout.write(`${this.usage}\n`);
       return EXIT_OK;
     }
-    const missing = (['nats', 'token'] as const).filter((name) => !values[name]);
+    if (values.token !== undefined && values['token-file'] !== undefined) {
+      throw new StartupError('USAGE', ['enroll: give --token or --token-file, not both']);
+    }
+    const token = values['token-file'] !== undefined ? readTokenFile(values['token-file']) : values.token;
+    const missing = [...(values.nats ? [] : ['--nats']), ...(token ? [] : ['--token (or --token-file)'])];
     if (missing.length > 0)
       throw new StartupError(
         'USAGE',
-        missing.map((name) => `enroll: --${name} is required`),
+        missing.map((name) => `enroll: ${name} is required`),
       );
     const natsUrl = values.nats as string;
     if (!/^(nats|tls):\/\/[^/]+$/.test(natsUrl)) {
@@ -83,7 +89,7 @@ Options:
 
     let bundle: ReturnType<typeof decodeEnrollmentToken>;
     try {
-      bundle = decodeEnrollmentToken(values.token as string);
+      bundle = decodeEnrollmentToken(token as string);
     } catch (err) {
       throw new StartupError('ENROLL_TOKEN_INVALID', [`enroll: --token: ${errorMessage(err)}`]);
     }
@@ -215,4 +221,13 @@ function agentConfig(
     ...(enrolled.creds ? { credsFile: enrolled.creds } : {}),
     ...(enrolled.ca ? { caFile: enrolled.ca } : {}),
   };
+}
+
+/** The token from --token-file, trimmed; errors name the file, never its content. */
+function readTokenFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new StartupError('USAGE', [`enroll: --token-file ${file}: cannot read (${errorMessage(err)})`]);
+  }
 }
