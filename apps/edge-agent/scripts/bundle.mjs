@@ -68,6 +68,28 @@ const dockerodeBuildOnly = {
   },
 };
 
+/**
+ * zod re-exports every translation of its error messages (z.locales, ~290 KB of source); zod uses English unless
+ * told otherwise and nothing in the agent (or any Outpost package it bundles) selects another locale, so z.locales
+ * carries English only here. Those modules were never run, but V8 keeps the whole bundle source resident: -1.2 MiB of
+ * idle RSS measured (bench/run.mjs).
+ */
+const zodEnglishOnly = {
+  name: 'outpost-zod-english-only',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/]/.test(args.importer)
+        ? { path: join(args.resolveDir, '..', 'locales', 'index.js'), namespace: 'zod-english-only' }
+        : undefined,
+    );
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      loader: 'js',
+      resolveDir: dirname(args.path),
+      contents: `export { default as en } from './en.js';\n`,
+    }));
+  },
+};
+
 const result = await build({
   entryPoints: [join(agentDir, 'src', 'cli.ts')],
   outfile,
@@ -79,7 +101,7 @@ const result = await build({
   mainFields: ['module', 'main'],
   conditions: ['node', 'import'],
   external: OPTIONAL_AT_RUNTIME,
-  plugins: [versionInline, dockerodeBuildOnly],
+  plugins: [versionInline, dockerodeBuildOnly, zodEnglishOnly],
   legalComments: 'none',
   // Whitespace and comments out, names kept (stack traces still say which function): V8 holds the whole source in
   // memory for the agent's lifetime, so every byte here is resident on the device (-1 MB of RSS measured).
