@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeMessage, ReportedStateV1, subjects } from '@outpost/protocol';
+import { waitFor } from '@outpost/testing';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatedDevice } from './support/simulated-device';
@@ -14,6 +17,7 @@ import { type PortalStack, registerDevice, stackUnavailableReason, startPortalSt
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/portal-devices.png';
+const DEVICE_SCREENSHOT = '/tmp/portal-device.png';
 const HEARTBEAT_MS = 300;
 const CHROMIUM_ARGS = [
   '--headless',
@@ -111,6 +115,49 @@ describe.skipIf(skipReason)('Devices page in a browser', () => {
       await row.and(page.locator('[data-status="offline"]')).waitFor({ timeout: 60_000 });
       expect(await row.getByText('Offline', { exact: true }).isVisible()).toBe(true);
       expect(await page.evaluate(() => document.documentElement.dataset.testDocument)).toBe('first-load');
+      expect(browserErrors).toEqual([]);
+
+      // Each row links to the device's page, which says when the device has reported nothing yet.
+      await page
+        .locator('tr[data-device-id="gateway-berlin-01"]')
+        .getByRole('link', { name: 'gateway-berlin-01' })
+        .click();
+      await page.waitForURL((url) => url.pathname === '/devices/gateway-berlin-01', { timeout: 60_000 });
+      expect(await page.getByTestId('device-id').textContent()).toBe('gateway-berlin-01');
+      expect(await page.getByTestId('device-status').textContent()).toBe('Online');
+      expect(await page.getByText('No reported state yet').isVisible()).toBe(true);
+      // Once the device reports what it runs, the page (reloaded) shows its deployment and modules.
+      stack.devices.publish(
+        subjects.device.reported('gateway-berlin-01'),
+        encodeMessage(ReportedStateV1, {
+          bootId: randomUUID(),
+          seq: 1,
+          reportedAt: new Date().toISOString(),
+          desired: { version: 3, code: 200, description: 'applied', source: 'local', deploymentId: null, errors: [] },
+          modules: {
+            'opc-bridge': {
+              status: 'running',
+              exitCode: null,
+              restartCount: 0,
+              lastStartedAt: new Date().toISOString(),
+              lastExitedAt: null,
+              type: 'container',
+              version: '4.1.0',
+            },
+          },
+        }),
+      );
+      const moduleRow = page.locator('tr[data-module="opc-bridge"]');
+      await waitFor(
+        async () => {
+          await page.reload();
+          return (await moduleRow.count()) === 1;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: 'the reported module on the device page' },
+      );
+      expect(await moduleRow.getByText('4.1.0').isVisible()).toBe(true);
+      expect(await page.getByTestId('deployment').getByText('applied').isVisible()).toBe(true);
+      await page.screenshot({ path: DEVICE_SCREENSHOT, fullPage: true });
       expect(browserErrors).toEqual([]);
 
       // Signing out ends the session: the Devices page asks to sign in again.

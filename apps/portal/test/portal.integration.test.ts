@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { type DevicePage, subjects } from '@outpost/protocol';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type DevicePage, encodeMessage, ReportedStateV1, subjects } from '@outpost/protocol';
 import { waitFor } from '@outpost/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceStreamEvents } from '@/lib/sse';
@@ -18,6 +18,11 @@ const unavailable = stackUnavailableReason();
 if (unavailable) console.warn(`skipping portal integration tests: ${unavailable}`);
 
 const uniqueId = (name: string) => `${name}-${randomBytes(3).toString('hex')}`;
+
+/** The `<tr>` of one module on a device page, or null. */
+function moduleRow(html: string, name: string): string | null {
+  return html.match(new RegExp(`<tr[^>]*data-module="${name}"[^>]*>.*?</tr>`, 's'))?.[0] ?? null;
+}
 
 /** The `<tr>` of one device in server-rendered HTML, or null. */
 function deviceRow(html: string, deviceId: string): string | null {
@@ -271,6 +276,121 @@ describe.skipIf(unavailable)('portal against the cloud API', () => {
     const body = (await response.json()) as { code: string; details: Array<{ path: string }> };
     expect(body.code).toBe('VALIDATION_FAILED');
     expect(body.details.map((d) => d.path)).toEqual(['status']);
+  });
+
+  it('links each device row to its device page, which shows its modules from the state it reported over NATS', async () => {
+    const id = uniqueId('mixer');
+    await registerDevice(stack, id);
+    const device = startSimulatedDevice(stack.devices, id, {
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      agentVersion: '2.0.1',
+    });
+    try {
+      const row = await waitFor(
+        async () => {
+          const found = deviceRow(await getHtml(`/devices?idPrefix=${id}`), id);
+          return found?.includes('data-status="online"') ? found : null;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, what: `${id} online on /devices` },
+      );
+      expect(row).toContain(`href="/devices/${id}"`);
+
+      // Before any report: the device and its presence, and the empty state instead of modules.
+      const before = await getHtml(`/devices/${id}`);
+      expect(before).toContain(`data-testid="device-id">${id}<`);
+      expect(before).toMatch(/data-testid="device-status"[^>]*>.*?Online</s);
+      expect(before).toContain('2.0.1');
+      expect(before).toContain('No reported state yet');
+      expect(before).not.toContain('data-module=');
+
+      const startedAt = new Date(Date.now() - 90_000).toISOString();
+      stack.devices.publish(
+        subjects.device.reported(id),
+        encodeMessage(ReportedStateV1, {
+          bootId: randomUUID(),
+          seq: 1,
+          reportedAt: new Date().toISOString(),
+          desired: {
+            version: 7,
+            code: 500,
+            description: 'module sensor failed to start',
+            source: 'cloud',
+            deploymentId: 'dep-42',
+            errors: [{ path: 'modules.sensor.image', message: 'image pull failed' }],
+          },
+          modules: {
+            'temp-filter': {
+              status: 'running',
+              exitCode: null,
+              restartCount: 2,
+              lastStartedAt: startedAt,
+              lastExitedAt: null,
+              type: 'process',
+              version: '1.3.0',
+              lastRestartedAt: startedAt,
+            },
+            sensor: {
+              status: 'failed',
+              statusDescription: 'exited 3 times',
+              exitCode: 3,
+              restartCount: 5,
+              lastStartedAt: null,
+              lastExitedAt: new Date().toISOString(),
+              type: 'container',
+              version: null,
+            },
+          },
+        }),
+      );
+
+      const html = await waitFor(
+        async () => {
+          const page = await getHtml(`/devices/${id}`);
+          return page.includes('data-module="temp-filter"') ? page : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: `${id}'s reported modules on its device page` },
+      );
+      expect(html).not.toContain('No reported state yet');
+      const deployment = html.match(/<div[^>]*data-testid="deployment".*?<\/div>/s)?.[0] ?? '';
+      expect(deployment).toContain('data-code="500"');
+      expect(deployment).toContain('v<!-- -->7');
+      expect(deployment).toContain('>cloud<');
+      expect(deployment).toMatch(/data-ok="false"[^>]*>500</);
+      expect(deployment).toContain('module sensor failed to start');
+      expect(deployment).toContain('modules.sensor.image');
+
+      const filter = moduleRow(html, 'temp-filter') ?? '';
+      expect(filter).toContain('>process<');
+      expect(filter).toMatch(/data-status="running"[^>]*>running</);
+      expect(filter).toContain('>1.3.0<');
+      expect(filter).toContain('<td>2</td>');
+      expect(filter).toContain(`dateTime="${startedAt}"`);
+      const sensor = moduleRow(html, 'sensor') ?? '';
+      expect(sensor).toContain('>container<');
+      expect(sensor).toMatch(/data-status="failed"[^>]*>failed</);
+      expect(sensor).toContain('exited 3 times');
+      expect(sensor).toContain('<td>5</td>');
+      // Sorted by name.
+      expect(html.indexOf('data-module="sensor"')).toBeLessThan(html.indexOf('data-module="temp-filter"'));
+      // The person's session token never reaches the page.
+      expect(html).not.toContain(cookie.slice('outpost_session='.length));
+    } finally {
+      device.stopHeartbeats();
+    }
+  });
+
+  it('answers 404 for a device the cloud does not know, and sends a visitor without a session to sign in', async () => {
+    for (const path of [`/devices/${uniqueId('ghost')}`, '/devices/not%20a%20device%20id']) {
+      const response = await fetch(`${stack.portalUrl}${path}`, { headers: { cookie }, redirect: 'manual' });
+      expect(response.status, path).toBe(404);
+      expect(await response.text()).toContain('Device not found');
+    }
+    const id = uniqueId('anon');
+    const anonymous = await fetch(`${stack.portalUrl}/devices/${id}`, { redirect: 'manual' });
+    expect(anonymous.status).toBe(307);
+    const location = new URL(anonymous.headers.get('location') ?? '', stack.portalUrl);
+    expect(location.pathname).toBe('/login');
+    expect(location.searchParams.get('next')).toBe(`/devices/${id}`);
   });
 
   // Last: it stops the API.

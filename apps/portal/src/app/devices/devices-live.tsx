@@ -174,7 +174,9 @@ function DeviceTable({ devices, now, filtered }: { devices: Device[]; now: Date;
           {devices.map((device) => (
             <tr key={device.id} data-device-id={device.id} data-status={device.status}>
               <th scope="row" className={styles.deviceId}>
-                {device.id}
+                <Link href={`/devices/${encodeURIComponent(device.id)}`} className={styles.deviceLink}>
+                  {device.id}
+                </Link>
               </th>
               <td>
                 <StatusBadge status={device.status} />
