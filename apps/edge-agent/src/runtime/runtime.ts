@@ -220,14 +220,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       { code: 'DEPLOYMENT_REFUSED', version, source, status: outcome.code, description: outcome.description },
       'deployment refused; modules untouched',
     );
-    this.status = {
-      source,
-      id: null,
-      version,
-      code: outcome.code,
-      description: outcome.description,
-      ...(outcome.errors ? { errors: outcome.errors } : {}),
-    };
+    this.status = deploymentStatus({ source, id: null, version }, outcome);
     this.emit();
   }
 
@@ -370,16 +363,13 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     this.current = deployment;
 
     if (rollbackOf) {
-      this.status = {
-        source: rollbackOf.deployment.source,
-        id: rollbackOf.deployment.id,
-        version: rollbackOf.deployment.version,
+      this.status = deploymentStatus(rollbackOf.deployment, {
         code: 500,
         description:
           `ROLLED_BACK: version ${rollbackOf.deployment.version} (${rollbackOf.deployment.id}) did not become ` +
           `healthy: ${rollbackOf.reason}; restored version ${deployment.version} (${deployment.id})` +
           (failures.length > 0 ? `; restoring failed: ${failures.join('; ')}` : ''),
-      };
+      });
       log.error({ code: 'DEPLOYMENT_ROLLED_BACK', description: this.status.description }, 'deployment rolled back');
       this.emit();
       return { code: 500, description: this.status.description };
@@ -389,13 +379,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       failures.length === 0
         ? { code: 200, description: plan.noop ? 'already applied' : 'applied' }
         : { code: 500, description: failures.join('; ') };
-    this.status = {
-      source: deployment.source,
-      id: deployment.id,
-      version: deployment.version,
-      code: outcome.code,
-      description: outcome.description,
-    };
+    this.status = deploymentStatus(deployment, outcome);
     this.appliedVersions.set(deployment.source, deployment.version);
     log.info({ status: outcome.code, description: outcome.description }, 'deployment applied');
 
@@ -440,14 +424,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
   /** A deployment that failed before any module changed: reported, never last-known-good, nothing else moves. */
   private finishEarly(deployment: AcceptedDeployment, outcome: DeploymentOutcome, log: Logger): DeploymentOutcome {
     log.error({ code: 'DEPLOYMENT_FAILED', status: outcome.code, description: outcome.description }, 'not applied');
-    this.status = {
-      source: deployment.source,
-      id: deployment.id,
-      version: deployment.version,
-      code: outcome.code,
-      description: outcome.description,
-      ...(outcome.errors ? { errors: outcome.errors } : {}),
-    };
+    this.status = deploymentStatus(deployment, outcome);
     // A policy refusal will not change on retry; a failed download (500) may, so its version is not marked applied.
     if (outcome.code === 412) this.appliedVersions.set(deployment.source, deployment.version);
     this.emit();
@@ -947,6 +924,21 @@ function restartSettings(agent: AgentSettings): RestartSettings {
     maxRestarts: agent.maxRestarts,
     healthyResetMs: Math.round(agent.healthyResetSecs * 1000),
   });
+}
+
+/** The status the reporter shows: which deployment, and its outcome (error paths only when there are some). */
+function deploymentStatus(
+  deployment: Pick<DeploymentStatus, 'source' | 'id' | 'version'>,
+  outcome: DeploymentOutcome,
+): DeploymentStatus {
+  return {
+    source: deployment.source,
+    id: deployment.id,
+    version: deployment.version,
+    code: outcome.code,
+    description: outcome.description,
+    ...(outcome.errors ? { errors: outcome.errors } : {}),
+  };
 }
 
 function sameDeployment(a: AcceptedDeployment, b: AcceptedDeployment): boolean {

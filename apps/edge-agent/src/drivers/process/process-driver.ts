@@ -66,6 +66,16 @@ const REPLACE_GRACE_MS = 10_000;
 const EXEC_OUTPUT_MAX = 4096;
 /** Carries the spawn's instance token (see InstanceRecord.instanceToken); only module processes get it, not exec. */
 const INSTANCE_ENV = 'OUTPOST_MODULE_INSTANCE';
+/** The run fields of an instance record before its process is spawned (and recorded). */
+const NOT_STARTED = {
+  pid: null,
+  pidStartTime: null,
+  startedAt: null,
+  exitCode: null,
+  exitSignal: null,
+  exitedAt: null,
+  exited: false,
+} as const;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The agent's environment variables a module inherits; everything else (credentials included) stays with the agent. */
 const INHERITED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
@@ -156,19 +166,7 @@ export class ProcessDriver implements ModuleDriver {
       : null;
     await mkdir(this.#moduleDir(name), { recursive: true, mode: 0o711 });
     await chmod(this.#modulesDir, 0o711);
-    const record: InstanceRecord = {
-      name,
-      specHash,
-      module: definition,
-      artifactDir,
-      pid: null,
-      pidStartTime: null,
-      startedAt: null,
-      exitCode: null,
-      exitSignal: null,
-      exitedAt: null,
-      exited: false,
-    };
+    const record: InstanceRecord = { name, specHash, module: definition, artifactDir, ...NOT_STARTED };
     await this.#update(name, () => record);
     return this.#spawn(record);
   }
@@ -542,13 +540,7 @@ export class ProcessDriver implements ModuleDriver {
         ...(current ?? record),
         artifactDir: record.artifactDir,
         instanceToken: token,
-        pid: null,
-        pidStartTime: null,
-        startedAt: null,
-        exitCode: null,
-        exitSignal: null,
-        exitedAt: null,
-        exited: false,
+        ...NOT_STARTED,
         exitNote: null,
       };
     });
