@@ -6,9 +6,9 @@ import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import type { z } from 'zod';
 import { deviceQueryString, devicesHref, STATUS_FILTERS } from '@/lib/device-query';
-import { formatAbsoluteTime, formatRelativeTime } from '@/lib/relative-time';
 import { loginHref } from '@/lib/session-cookie';
 import { deviceStreamEvents } from '@/lib/sse';
+import { RelativeTime, StatusBadge } from './device-parts';
 import styles from './devices.module.css';
 import { ErrorState } from './error-state';
 
@@ -182,7 +182,7 @@ function DeviceTable({ devices, now, filtered }: { devices: Device[]; now: Date;
                 <StatusBadge status={device.status} />
               </td>
               <td>
-                <LastSeen lastSeen={device.lastSeen} now={now} />
+                <RelativeTime value={device.lastSeen} now={now} fallback="Never" />
               </td>
               <td>
                 {device.agentVersion ? (
@@ -202,15 +202,6 @@ function DeviceTable({ devices, now, filtered }: { devices: Device[]; now: Date;
   );
 }
 
-function StatusBadge({ status }: { status: Device['status'] }) {
-  return (
-    <span className={styles.badge} data-status={status}>
-      <span className={styles.badgeDot} aria-hidden="true" />
-      {status === 'online' ? 'Online' : 'Offline'}
-    </span>
-  );
-}
-
 function Tags({ tags }: { tags: Device['tags'] }) {
   const entries = Object.entries(tags).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) return <span className={styles.muted}>—</span>;
@@ -222,15 +213,5 @@ function Tags({ tags }: { tags: Device['tags'] }) {
         </span>
       ))}
     </span>
-  );
-}
-
-function LastSeen({ lastSeen, now }: { lastSeen: string | null; now: Date }) {
-  if (!lastSeen) return <span className={styles.muted}>Never</span>;
-  const time = new Date(lastSeen);
-  return (
-    <time dateTime={lastSeen} title={formatAbsoluteTime(time)} className={styles.lastSeen}>
-      {formatRelativeTime(time, now)}
-    </time>
   );
 }

@@ -1,4 +1,5 @@
 import type { ErrorBody, ErrorCode } from '@outpost/protocol';
+import { ErrorDetails } from './device-parts';
 import styles from './devices.module.css';
 
 const TITLES: Partial<Record<ErrorCode, string>> = {
@@ -28,15 +29,7 @@ export function ErrorState({ error, stale = false }: { error: ErrorBody; stale?:
           {error.message}
           {stale ? ' — showing the last devices received.' : ''}
         </p>
-        {error.details.length > 0 ? (
-          <ul className={styles.errorDetails}>
-            {error.details.map((detail) => (
-              <li key={`${detail.path}:${detail.message}`}>
-                {detail.path ? <code>{detail.path}</code> : null} {detail.message}
-              </li>
-            ))}
-          </ul>
-        ) : null}
+        <ErrorDetails details={error.details} />
       </div>
     </div>
   );

@@ -2,8 +2,8 @@ import { type Device, DeviceId, type DeviceReportedState, type ErrorBody, rpc, t
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
-import { formatAbsoluteTime, formatRelativeTime } from '@/lib/relative-time';
 import { personClient, redirectIfSignedOut } from '@/server/session';
+import { ErrorDetails, RelativeTime, StatusBadge } from '../device-parts';
 import styles from '../devices.module.css';
 import { ErrorState } from '../error-state';
 
@@ -73,16 +73,13 @@ function DeviceDetails({ device, now }: { device: Device; now: Date }) {
         <div>
           <dt>Status</dt>
           <dd>
-            <span className={styles.badge} data-status={device.status} data-testid="device-status">
-              <span className={styles.badgeDot} aria-hidden="true" />
-              {device.status === 'online' ? 'Online' : 'Offline'}
-            </span>
+            <StatusBadge status={device.status} testId="device-status" />
           </dd>
         </div>
         <div>
           <dt>Last seen</dt>
           <dd>
-            <Time value={device.lastSeen} now={now} fallback="Never" />
+            <RelativeTime value={device.lastSeen} now={now} fallback="Never" />
           </dd>
         </div>
         <div>
@@ -99,7 +96,7 @@ function DeviceDetails({ device, now }: { device: Device; now: Date }) {
           <div>
             <dt>Reported</dt>
             <dd>
-              <Time value={reported.receivedAt} now={now} fallback="—" />
+              <RelativeTime value={reported.receivedAt} now={now} fallback="—" />
             </dd>
           </div>
         ) : null}
@@ -134,15 +131,7 @@ function Deployment({ desired }: { desired: DeviceReportedState['desired'] }) {
         {desired.code}
       </span>
       <span>{desired.description}</span>
-      {desired.errors.length > 0 ? (
-        <ul className={styles.errorDetails}>
-          {desired.errors.map((detail) => (
-            <li key={`${detail.path}:${detail.message}`}>
-              {detail.path ? <code>{detail.path}</code> : null} {detail.message}
-            </li>
-          ))}
-        </ul>
-      ) : null}
+      <ErrorDetails details={desired.errors} />
     </div>
   );
 }
@@ -195,22 +184,12 @@ function Modules({ modules, now }: { modules: DeviceReportedState['modules']; no
               </td>
               <td>{module.restartCount}</td>
               <td>
-                <Time value={module.lastStartedAt} now={now} fallback="—" />
+                <RelativeTime value={module.lastStartedAt} now={now} fallback="—" />
               </td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
-  );
-}
-
-function Time({ value, now, fallback }: { value: string | null; now: Date; fallback: string }) {
-  if (!value) return <span className={styles.muted}>{fallback}</span>;
-  const time = new Date(value);
-  return (
-    <time dateTime={value} title={formatAbsoluteTime(time)} className={styles.lastSeen}>
-      {formatRelativeTime(time, now)}
-    </time>
   );
 }
