@@ -5,7 +5,6 @@ import {
   canonicalJsonBytes,
   DEPLOYMENT_TYPE,
   generateSigningKey,
-  type ManifestInput,
   type SignedDeployment,
   type SigningKeyPair,
   signDeployment,
@@ -26,32 +25,8 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentConnection } from '../src/connection/index.js';
 import { DesiredStateClient } from '../src/desired/index.js';
-import type {
-  AcceptedDeployment,
-  DeploymentOutcome,
-  DeploymentSink,
-  DeploymentSource,
-} from '../src/runtime/contracts.js';
+import { appManifest, RecordingSink } from './desired-fixtures.js';
 import { makeTempDir, removeTempDirs, uniqueDeviceId } from './helpers.js';
-
-/** The runtime as the client sees it: records what it was told, applies nothing. */
-class RecordingSink implements DeploymentSink {
-  readonly applied: AcceptedDeployment[] = [];
-  readonly refused: { version: number | null; source: DeploymentSource; outcome: DeploymentOutcome }[] = [];
-  async apply(deployment: AcceptedDeployment): Promise<DeploymentOutcome> {
-    this.applied.push(deployment);
-    return { code: 200, description: 'applied' };
-  }
-  refuse(version: number | null, source: DeploymentSource, outcome: DeploymentOutcome): void {
-    this.refused.push({ version, source, outcome });
-  }
-  appliedVersion(source: DeploymentSource): number | null {
-    return this.applied.filter((d) => d.source === source).at(-1)?.version ?? null;
-  }
-  versions(): number[] {
-    return this.applied.map((d) => d.version);
-  }
-}
 
 interface LogRecord {
   readonly msg: string;
@@ -64,19 +39,6 @@ function recordingLogger() {
   const lines: LogRecord[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogRecord) });
   return { log, lines };
-}
-
-function manifest(tag: string): ManifestInput {
-  return {
-    schemaVersion: '1.0',
-    modules: {
-      app: {
-        type: 'process',
-        version: tag,
-        process: { artifact: { ref: 'os://artifacts/app.tar.gz', sha256: 'a'.repeat(64) }, command: 'bin/app' },
-      },
-    },
-  };
 }
 
 type WireSigned = Extract<MessageInput<typeof DesiredGetReplyV1>, { status: 'current' }>['signed'];
@@ -114,7 +76,7 @@ class FakeCloud {
   /** Signs and stores a deployment as the cloud API does (without notifying). */
   deploy(version: number, tag = `v${version}`, overrides: { deviceId?: string; key?: SigningKeyPair } = {}): void {
     const envelope = signDeployment(
-      { id: `dep-${version}`, deviceId: overrides.deviceId ?? this.deviceId, version, manifest: manifest(tag) },
+      { id: `dep-${version}`, deviceId: overrides.deviceId ?? this.deviceId, version, manifest: appManifest(tag) },
       overrides.key ?? this.key,
     );
     this.setRaw(version, envelope);
@@ -316,13 +278,13 @@ describe('desired-state client against a real nats-server', () => {
     const device = await startDevice({ deviceId });
     await waitForApplied(device.sink, 1, 'the good first deployment');
 
-    const good = signDeployment({ id: 'dep-2', deviceId, version: 2, manifest: manifest('two') }, cloudKey);
+    const good = signDeployment({ id: 'dep-2', deviceId, version: 2, manifest: appManifest('two') }, cloudKey);
     cloud.setRaw(2, { deployment: good.deployment });
     cloud.notify();
     await waitFor(() => device.sink.refused.length >= 1, { what: 'unsigned refused' });
 
     const tampered = JSON.parse(
-      JSON.stringify(signDeployment({ id: 'dep-3', deviceId, version: 3, manifest: manifest('three') }, cloudKey)),
+      JSON.stringify(signDeployment({ id: 'dep-3', deviceId, version: 3, manifest: appManifest('three') }, cloudKey)),
     );
     tampered.deployment.manifest.modules.app.process.command = 'bin/evil';
     cloud.setRaw(3, tampered);
@@ -432,7 +394,7 @@ describe('desired-state client against a real nats-server', () => {
     const stateDir = makeTempDir();
     // A previous run saved version 1 as last-known-good.
     const earlier = await startDevice({ deviceId, stateDir, connect: false });
-    const signed = signDeployment({ id: 'dep-1', deviceId, version: 1, manifest: manifest('saved') }, cloudKey);
+    const signed = signDeployment({ id: 'dep-1', deviceId, version: 1, manifest: appManifest('saved') }, cloudKey);
     await earlier.client.lastKnownGood.save({
       source: 'cloud',
       id: 'dep-1',
@@ -459,7 +421,7 @@ describe('desired-state client against a real nats-server', () => {
     await cloudNc.flush();
     const device = await startDevice({ deviceId, allowUnsignedLocal: true });
     await waitForApplied(device.sink, 1, 'cloud version 1');
-    expect((await device.client.applyLocal(manifest('on-site'))).code).toBe(200);
+    expect((await device.client.applyLocal(appManifest('on-site'))).code).toBe(200);
     // The cloud still says version 1: already seen, so the local deployment keeps running.
     await device.client.refresh();
     cloud.notify();

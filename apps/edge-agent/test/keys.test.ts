@@ -1,48 +1,15 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateSigningKey, type ManifestInput, signDeployment, verifyDeployment } from '@outpost/manifest';
+import { generateSigningKey, signDeployment, verifyDeployment } from '@outpost/manifest';
 import { subjects } from '@outpost/protocol';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentConnection } from '../src/connection/index.js';
 import { DesiredStateClient } from '../src/desired/index.js';
-import type {
-  AcceptedDeployment,
-  DeploymentOutcome,
-  DeploymentSink,
-  DeploymentSource,
-} from '../src/runtime/contracts.js';
+import { appManifest, RecordingSink } from './desired-fixtures.js';
 import { makeTempDir, removeTempDirs, runCli, uniqueDeviceId, writeConfig } from './helpers.js';
 
 afterAll(removeTempDirs);
-
-class RecordingSink implements DeploymentSink {
-  readonly applied: AcceptedDeployment[] = [];
-  readonly refused: { version: number | null; source: DeploymentSource; outcome: DeploymentOutcome }[] = [];
-  async apply(deployment: AcceptedDeployment): Promise<DeploymentOutcome> {
-    this.applied.push(deployment);
-    return { code: 200, description: 'applied' };
-  }
-  refuse(version: number | null, source: DeploymentSource, outcome: DeploymentOutcome): void {
-    this.refused.push({ version, source, outcome });
-  }
-  appliedVersion(source: DeploymentSource): number | null {
-    return this.applied.filter((d) => d.source === source).at(-1)?.version ?? null;
-  }
-}
-
-function manifest(tag: string): ManifestInput {
-  return {
-    schemaVersion: '1.0',
-    modules: {
-      app: {
-        type: 'process',
-        version: tag,
-        process: { artifact: { ref: 'os://artifacts/app.tar.gz', sha256: 'c'.repeat(64) }, command: 'bin/app' },
-      },
-    },
-  };
-}
 
 const INVALID_MANIFEST = {
   schemaVersion: '1.0',
@@ -125,8 +92,8 @@ describe('outpost-agent keys', () => {
   it('signs a manifest for this device with that key; each signature gets a higher version', async () => {
     const dev = device();
     const key = await keysJson(dev.configPath);
-    const first = await signWithCli(dev, manifest('one'));
-    const second = await signWithCli(dev, manifest('two'));
+    const first = await signWithCli(dev, appManifest('one'));
+    const second = await signWithCli(dev, appManifest('two'));
     const trusted = [{ keyId: key.keyId, publicKey: key.publicKey }];
     const a = verifyDeployment(first, trusted, { expectedDeviceId: dev.deviceId });
     const b = verifyDeployment(second, trusted, { expectedDeviceId: dev.deviceId });
@@ -171,7 +138,7 @@ describe('local deployments (applyLocal)', () => {
   it('applies a manifest signed with the device-local key as a local deployment; the same file twice is stale', async () => {
     const dev = device();
     await keysJson(dev.configPath);
-    const signed = await signWithCli(dev, manifest('local-one'));
+    const signed = await signWithCli(dev, appManifest('local-one'));
     const { client, sink, stop } = await localClient(dev);
     try {
       const outcome = await client.applyLocal(signed);
@@ -185,7 +152,7 @@ describe('local deployments (applyLocal)', () => {
       expect(again.description).toMatch(/STALE/);
       expect(sink.applied).toHaveLength(1);
 
-      const newer = await client.applyLocal(await signWithCli(dev, manifest('local-two')));
+      const newer = await client.applyLocal(await signWithCli(dev, appManifest('local-two')));
       expect(newer.code).toBe(200);
       expect(sink.applied.map((d) => d.manifest.modules.app?.version)).toEqual(['local-one', 'local-two']);
     } finally {
@@ -199,7 +166,7 @@ describe('local deployments (applyLocal)', () => {
     const { client, sink, stop } = await localClient(dev);
     try {
       const cloudSigned = signDeployment(
-        { id: 'dep-1', deviceId: dev.deviceId, version: Date.now() + 1_000, manifest: manifest('cloud') },
+        { id: 'dep-1', deviceId: dev.deviceId, version: Date.now() + 1_000, manifest: appManifest('cloud') },
         generateSigningKey(),
       );
       const outcome = await client.applyLocal(JSON.parse(JSON.stringify(cloudSigned)));
@@ -208,7 +175,7 @@ describe('local deployments (applyLocal)', () => {
 
       const other = device();
       await keysJson(other.configPath);
-      const forOther = await signWithCli(other, manifest('other'));
+      const forOther = await signWithCli(other, appManifest('other'));
       const wrong = await client.applyLocal(forOther);
       expect(wrong.code).toBe(412);
 
@@ -226,7 +193,7 @@ describe('local deployments (applyLocal)', () => {
     const dev = device();
     const { client, sink, stop } = await localClient(dev, false);
     try {
-      const outcome = await client.applyLocal(manifest('bare'));
+      const outcome = await client.applyLocal(appManifest('bare'));
       expect(outcome.code).toBe(412);
       expect(outcome.description).toContain('allowUnsignedLocal');
       expect(sink.applied).toEqual([]);
@@ -239,8 +206,8 @@ describe('local deployments (applyLocal)', () => {
     const dev = device({ allowUnsignedLocal: true });
     const { client, sink, stop } = await localClient(dev, true);
     try {
-      expect((await client.applyLocal(manifest('a'))).code).toBe(200);
-      expect((await client.applyLocal(manifest('b'))).code).toBe(200);
+      expect((await client.applyLocal(appManifest('a'))).code).toBe(200);
+      expect((await client.applyLocal(appManifest('b'))).code).toBe(200);
       expect(sink.applied.map((d) => [d.source, d.signed])).toEqual([
         ['local', null],
         ['local', null],

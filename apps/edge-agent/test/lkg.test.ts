@@ -1,17 +1,12 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  generateSigningKey,
-  type ManifestInput,
-  type SigningKeyPair,
-  signDeployment,
-  validateManifest,
-} from '@outpost/manifest';
+import { generateSigningKey, type SigningKeyPair, signDeployment, validateManifest } from '@outpost/manifest';
 import { spawnProcess } from '@outpost/testing';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureLocalSigningKey, LastKnownGoodStore, LKG_FILE, LKG_PREVIOUS_FILE } from '../src/desired/index.js';
 import type { AcceptedDeployment, DeploymentSource } from '../src/runtime/contracts.js';
+import { appManifest } from './desired-fixtures.js';
 import { makeTempDir, removeTempDirs } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -19,26 +14,13 @@ afterAll(removeTempDirs);
 const DEVICE = 'lkg-device';
 const cloudKey = generateSigningKey();
 
-function manifest(tag: string): ManifestInput {
-  return {
-    schemaVersion: '1.0',
-    modules: {
-      app: {
-        type: 'process',
-        version: tag,
-        process: { artifact: { ref: 'os://artifacts/app.tar.gz', sha256: 'b'.repeat(64) }, command: 'bin/app' },
-      },
-    },
-  };
-}
-
 function signed(
   version: number,
   key: SigningKeyPair = cloudKey,
   source: DeploymentSource = 'cloud',
 ): AcceptedDeployment {
   const envelope = signDeployment(
-    { id: `dep-${version}`, deviceId: DEVICE, version, manifest: manifest(`v${version}`) },
+    { id: `dep-${version}`, deviceId: DEVICE, version, manifest: appManifest(`v${version}`) },
     key,
   );
   return {
@@ -52,7 +34,7 @@ function signed(
 }
 
 function unsignedLocal(version: number): AcceptedDeployment {
-  const valid = validateManifest(manifest(`local-${version}`), { effective: true });
+  const valid = validateManifest(appManifest(`local-${version}`), { effective: true });
   if (!valid.ok) throw new Error('test manifest invalid');
   return {
     source: 'local',

@@ -1,7 +1,7 @@
 // Shared fixtures for the runtime tests: real ProcessDrivers over temp dirs, deployments of `node -e` modules, and
 // counting processes by a marker in their argv (/proc), so "exactly one instance" is checked on the OS, not on
 // the agent's word.
-import { chmodSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { Manifest, type ManifestInput, type ModuleInput } from '@outpost/manifest';
 import { waitFor } from '@outpost/testing';
@@ -10,6 +10,9 @@ import { ProcessDriver } from '../src/drivers/process/index.js';
 import type { AcceptedDeployment, ModuleDriver, ModuleView } from '../src/runtime/contracts.js';
 import { Runtime, type RuntimeOptions } from '../src/runtime/index.js';
 import { makeTempDir } from './helpers.js';
+
+/** Counts and cleans up module processes by a marker in their argv. */
+export { pidsWithMarker } from '@outpost/testing';
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -99,23 +102,6 @@ export function deployment(
     manifest: Manifest.parse({ schemaVersion: '1.0', modules, agent }),
     signed: null,
   };
-}
-
-/** Pids of live processes whose argv contains `marker` (zombies excluded: they are exited). */
-export function pidsWithMarker(marker: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (!argv.includes(marker)) continue;
-      const state = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '')[0];
-      if (state !== 'Z') pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
 }
 
 export function view(runtime: Runtime, name: string): ModuleView | undefined {

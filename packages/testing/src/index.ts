@@ -7,7 +7,14 @@ export {
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { type NatsServerHandle, type NatsServerOptions, natsServerBinary, startNatsServer } from './nats-server.js';
 export { getFreePort } from './ports.js';
-export { isAlive, killByPid, type SpawnedProcess, type SpawnOptions, spawnProcess } from './process.js';
+export {
+  isAlive,
+  killByPid,
+  pidsWithMarker,
+  type SpawnedProcess,
+  type SpawnOptions,
+  spawnProcess,
+} from './process.js';
 export {
   type DeviceCreds,
   type SecureNatsServerHandle,
