@@ -10,7 +10,7 @@ import {
 } from '@outpost/testing';
 import { connect, credsAuthenticator, DiscardPolicy, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, personWithRole, secureNatsEnv, startTestApp, type TestApp } from './helpers.js';
+import { api, connectAsDevice, personWithRole, secureNatsEnv, startTestApp, type TestApp } from './helpers.js';
 
 /**
  * Artifacts go into the JetStream object store through the API, and devices read them with their own credentials
@@ -97,13 +97,7 @@ async function disallowDirect(): Promise<void> {
 }
 
 async function deviceConnection(deviceId: string): Promise<NatsConnection> {
-  const creds = await nats.mintDeviceCreds(deviceId);
-  const nc = await connect({
-    servers: nats.url,
-    tls: { caFile: nats.caFile },
-    authenticator: credsAuthenticator(readFileSync(creds.credsFile)),
-    inboxPrefix: subjects.device.inboxPrefix(deviceId),
-  });
+  const nc = await connectAsDevice(nats, deviceId);
   connections.push(nc);
   return nc;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type TrustedKey, verifyDeployment } from '@outpost/manifest';
 import {
   DesiredChangedV1,
@@ -20,9 +19,17 @@ import {
   type TestDatabase,
   waitFor,
 } from '@outpost/testing';
-import { connect, credsAuthenticator, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, personWithRole, registerDevice, secureNatsEnv, startTestApp, type TestApp } from './helpers.js';
+import {
+  api,
+  connectAsDevice,
+  personWithRole,
+  registerDevice,
+  secureNatsEnv,
+  startTestApp,
+  type TestApp,
+} from './helpers.js';
 
 /**
  * A deployment reaches one device, against NATS in operator mode with TLS and a real PostgreSQL: the API validates,
@@ -51,14 +58,7 @@ const manifest = (command = './sensor', extra: Record<string, unknown> = {}) => 
 
 /** A device connected with its own credential, as the agent connects. */
 async function deviceConnection(deviceId: string): Promise<NatsConnection> {
-  const creds = await nats.mintDeviceCreds(deviceId);
-  const nc = await connect({
-    servers: nats.url,
-    tls: { caFile: nats.caFile },
-    authenticator: credsAuthenticator(readFileSync(creds.credsFile)),
-    inboxPrefix: subjects.device.inboxPrefix(deviceId),
-    name: `device-${deviceId}`,
-  });
+  const nc = await connectAsDevice(nats, deviceId);
   devices.push(nc);
   return nc;
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { OutpostError, subjects } from '@outpost/protocol';
+import { OutpostError } from '@outpost/protocol';
 import {
   createTestDatabase,
   type SecureNatsServerHandle,
@@ -7,10 +6,11 @@ import {
   type TestDatabase,
   waitFor,
 } from '@outpost/testing';
-import { connect, credsAuthenticator, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  connectAsDevice,
   FakeAgent,
   personWithRole,
   registerDevice,
@@ -36,13 +36,7 @@ const stops: (() => void)[] = [];
 /** A device connected with its own credential and saying hello, so presence has it online. */
 async function onlineAgent(deviceId: string): Promise<FakeAgent> {
   await registerDevice(app, deviceId);
-  const creds = await nats.mintDeviceCreds(deviceId);
-  const nc = await connect({
-    servers: nats.url,
-    tls: { caFile: nats.caFile },
-    authenticator: credsAuthenticator(readFileSync(creds.credsFile)),
-    inboxPrefix: subjects.device.inboxPrefix(deviceId),
-  });
+  const nc = await connectAsDevice(nats, deviceId);
   connections.push(nc);
   const agent = new FakeAgent(nc, deviceId, 500);
   agent.hello();

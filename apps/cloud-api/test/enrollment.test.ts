@@ -25,7 +25,15 @@ import {
 import { connect, credsAuthenticator, type NatsConnection } from 'nats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, FakeAgent, secureNatsEnv, startTestApp, type TestApp, waitForStatus } from './helpers.js';
+import {
+  api,
+  connectAsDevice,
+  FakeAgent,
+  secureNatsEnv,
+  startTestApp,
+  type TestApp,
+  waitForStatus,
+} from './helpers.js';
 
 /**
  * Enrolment end to end against NATS in operator mode with TLS and a real database: the built agent CLI enrols with
@@ -184,13 +192,7 @@ describe('enrolment', () => {
   });
 
   it('refuses a hello from a device the registry does not know, logged with a code', async () => {
-    const creds = await nats.mintDeviceCreds('stranger-01');
-    const nc = await connect({
-      servers: nats.url,
-      tls: { caFile: nats.caFile },
-      authenticator: credsAuthenticator(readFileSync(creds.credsFile)),
-      inboxPrefix: subjects.device.inboxPrefix('stranger-01'),
-    });
+    const nc = await connectAsDevice(nats, 'stranger-01');
     open.push(nc);
     new FakeAgent(nc, 'stranger-01').hello();
     await waitFor(() => app.logs.find((l) => l.code === 'UNKNOWN_DEVICE' && l.deviceId === 'stranger-01') ?? null, {

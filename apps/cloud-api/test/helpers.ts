@@ -23,7 +23,7 @@ import {
   subjects,
 } from '@outpost/protocol';
 import { type SecureNatsServerHandle, waitFor } from '@outpost/testing';
-import { connect, headers, type NatsConnection, type Subscription } from 'nats';
+import { connect, credsAuthenticator, headers, type NatsConnection, type Subscription } from 'nats';
 import { createApp, type RunningApp } from '../src/app.js';
 import { type AppConfig, loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/logging/logger.js';
@@ -327,4 +327,16 @@ export async function rpcCall<D extends RpcDef>(
 /** The cloud API's variables for a NATS server in operator/TLS mode: its own creds, the pinned CA, the signing keys. */
 export function secureNatsEnv(nats: SecureNatsServerHandle): Record<string, string> {
   return { NATS_CREDS: nats.serviceCreds.cloudApi, NATS_CA: nats.caFile, OUTPOST_IDENTITY_DIR: nats.identity.dir };
+}
+
+/** A connection with a freshly minted credential for `deviceId`, as the agent connects: TLS, its own reply inbox. */
+export async function connectAsDevice(nats: SecureNatsServerHandle, deviceId: string): Promise<NatsConnection> {
+  const creds = await nats.mintDeviceCreds(deviceId);
+  return connect({
+    servers: nats.url,
+    tls: { caFile: nats.caFile },
+    authenticator: credsAuthenticator(readFileSync(creds.credsFile)),
+    inboxPrefix: subjects.device.inboxPrefix(deviceId),
+    name: `device-${deviceId}`,
+  });
 }
