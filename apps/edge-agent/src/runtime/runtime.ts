@@ -89,6 +89,8 @@ interface ModuleRecord {
   lastExitedAt: string | null;
   lastRestartedAt: string | null;
   lastExitMs: number | undefined;
+  /** Exits seen by handleExit: a start that resolves after its instance already exited must not mark it running. */
+  exits: number;
   /** Since when it runs without interruption (epoch ms); null while not running. */
   runningSinceMs: number | null;
   /** Set while the runtime stops or removes the instance on purpose: that exit is not a crash. */
@@ -462,8 +464,9 @@ export class Runtime implements DeploymentSink, RuntimeControl {
           this.emit();
           return;
         }
+        const exitsBefore = record.exits;
         const instance = await driver.createAndStart(step.name, step.module, step.specHash);
-        this.markRunning(record, instance);
+        this.markRunning(record, instance, exitsBefore);
         this.log.info({ module: step.name, action: step.action, runtimeId: instance.runtimeId }, 'module created');
         return;
       }
@@ -534,6 +537,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
       lastExitedAt: null,
       lastRestartedAt: null,
       lastExitMs: undefined,
+      exits: 0,
       runningSinceMs: null,
       stoppedByRuntime: false,
       healthy: null,
@@ -635,8 +639,9 @@ export class Runtime implements DeploymentSink, RuntimeControl {
   private async startRecord(record: ModuleRecord): Promise<void> {
     record.stoppedByRuntime = false;
     try {
+      const exitsBefore = record.exits;
       const instance = await record.driver.start(record.name);
-      this.markRunning(record, instance);
+      this.markRunning(record, instance, exitsBefore);
     } catch (err) {
       this.log.error({ code: 'MODULE_START_FAILED', module: record.name, err: describeError(err) }, 'start failed');
       record.lastExitMs = Date.now();
@@ -645,11 +650,16 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     }
   }
 
-  private markRunning(record: ModuleRecord, instance: ModuleInstance): void {
+  /**
+   * Marks a started instance running, unless it exited before the start call returned (a container that crashes at
+   * once can be seen exiting by the driver's poll first): handleExit has then applied the restart policy already.
+   */
+  private markRunning(record: ModuleRecord, instance: ModuleInstance, exitsBefore: number): void {
+    record.lastStartedAt = instance.startedAt ?? new Date().toISOString();
+    if (record.exits !== exitsBefore) return;
     record.status = 'running';
     record.statusDescription = undefined;
     record.exitCode = null;
-    record.lastStartedAt = instance.startedAt ?? new Date().toISOString();
     record.runningSinceMs = Date.now();
     this.watchRunning(record);
     this.emit();
@@ -690,6 +700,7 @@ export class Runtime implements DeploymentSink, RuntimeControl {
     const record = this.records.get(name);
     if (this.closed || !record || record.type !== driver.type || record.stoppedByRuntime) return;
     this.quiesce(record);
+    record.exits++;
     record.exitCode = exitCode;
     record.lastExitMs = Date.now();
     record.lastExitedAt = new Date(record.lastExitMs).toISOString();
